@@ -1,0 +1,13 @@
+/**
+ * The permission catalogue: every permission a route or handler may require is declared
+ * here once. Later issues extend it (ledger.transfers.create, kyc.cases.decide, ...).
+ */
+export const PERMISSIONS = {
+  'platform.health.read': 'Read the health of platform services',
+} as const;
+
+export type Permission = keyof typeof PERMISSIONS;
+
+export function isPermission(value: string): value is Permission {
+  return Object.hasOwn(PERMISSIONS, value);
+}
