@@ -5,8 +5,12 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const relative = path.relative(root, process.cwd());
-const result = spawnSync(process.execPath, [require.resolve('jest/bin/jest', { paths: [root] }), relative, ...process.argv.slice(2)], {
-  cwd: root,
-  stdio: 'inherit',
-});
+const result = spawnSync(
+  process.execPath,
+  [require.resolve('jest/bin/jest', { paths: [root] }), relative, ...process.argv.slice(2)],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
 process.exit(result.status ?? 1);

@@ -14,7 +14,7 @@ export const healthReportSchema = z.object({
 });
 export type HealthReport = z.infer<typeof healthReportSchema>;
 
-const healthRequestSchema = z.object({}).strict();
+export const healthRequestSchema = z.object({}).strict();
 
 function healthCheckOf<S extends BackendServiceName>(service: S) {
   return defineRequest({
@@ -26,6 +26,12 @@ function healthCheckOf<S extends BackendServiceName>(service: S) {
   });
 }
 
+export type HealthCheckContract = RequestContract<string, typeof healthRequestSchema, typeof healthReportSchema>;
+
 export const healthCheck = Object.fromEntries(BACKEND_SERVICES.map((s) => [s, healthCheckOf(s)])) as {
-  [S in BackendServiceName]: RequestContract<`${S}.v1.health.check`, typeof healthRequestSchema, typeof healthReportSchema>;
+  [S in BackendServiceName]: RequestContract<
+    `${S}.v1.health.check`,
+    typeof healthRequestSchema,
+    typeof healthReportSchema
+  >;
 };

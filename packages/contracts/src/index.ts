@@ -1,3 +1,4 @@
+export * from './bus-access';
 export * from './contract';
 export * from './errors';
 export * from './headers';

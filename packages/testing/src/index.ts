@@ -1,1 +1,2 @@
-export {};
+export * from './free-port';
+export * from './nats';

@@ -1,0 +1,89 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { PLATFORM_VERSION } from '@strongroom/contracts';
+import {
+  BusClient,
+  busTlsFilesFor,
+  connectBus,
+  createLogger,
+  createMetricsRegistry,
+  dependencyChecks,
+  exitOnSignals,
+  loadConfig,
+  NestPinoLogger,
+  pkiDirOf,
+  type ServiceResources,
+  serviceRootModule,
+  startOpsServer,
+  startTelemetry,
+} from '@strongroom/platform';
+import { GatewayModule } from './gateway.module';
+import { type GatewayConfig, gatewayConfigSchema } from './gateway-config';
+import { ProblemFilter } from './http/problem.filter';
+import { requestIdOf, traceRequests } from './http/request-tracing';
+
+export interface RunningGateway {
+  app: NestFastifyApplication;
+  url: string;
+  config: GatewayConfig;
+}
+
+/** The HTTP edge: Fastify under Nest, every route forwarding to the bus as the `gateway` identity. */
+export async function runGateway(env = process.env): Promise<RunningGateway> {
+  const config = loadConfig('gateway', gatewayConfigSchema, env);
+  const telemetry = startTelemetry({
+    serviceName: 'gateway',
+    serviceVersion: PLATFORM_VERSION,
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+  });
+  const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
+  const connection = await connectBus({
+    servers: config.NATS_URL,
+    tls: busTlsFilesFor(pkiDirOf(config), 'gateway'),
+    name: 'gateway',
+  });
+  const resources: ServiceResources = {
+    service: 'gateway',
+    version: PLATFORM_VERSION,
+    startedAtMs: Date.now(),
+    config,
+    logger,
+    connection,
+    bus: new BusClient(connection, { defaultTimeoutMs: config.BUS_TIMEOUT_MS }),
+  };
+
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    genReqId: requestIdOf,
+    logger: false,
+    // Behind a proxy the operator opts in explicitly (issue 5 adds the trusted-proxy list).
+    trustProxy: false,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    serviceRootModule(GatewayModule.withConfig(config), resources),
+    adapter,
+    { logger: new NestPinoLogger(logger) },
+  );
+  app.useGlobalFilters(new ProblemFilter(logger));
+  traceRequests(app.getHttpAdapter().getInstance());
+  await app.listen({ host: config.HOST, port: config.PORT });
+  const url = await app.getUrl();
+
+  const registry = createMetricsRegistry({ service: 'gateway' });
+  const ops = await startOpsServer({
+    host: config.OPS_HOST,
+    port: config.OPS_PORT,
+    service: 'gateway',
+    checks: dependencyChecks(resources),
+    registry,
+  });
+  logger.info({ url, opsPort: ops.port }, 'ready');
+
+  exitOnSignals(logger, () => [
+    ['ops endpoint', () => ops.close()],
+    ['http', () => app.close()],
+    ['bus', () => connection.drain()],
+    ['telemetry', () => telemetry.shutdown()],
+  ]);
+  return { app, url, config };
+}

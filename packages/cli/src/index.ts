@@ -1,0 +1,3 @@
+export * from './nats/config';
+export * from './pki/certificates';
+export * from './pki/pki';

@@ -1,0 +1,119 @@
+import {
+  BACKEND_SERVICES,
+  BUS_IDENTITIES,
+  type BusIdentity,
+  busInboxPrefixOf,
+  busPermissionMap,
+  busPermissionsOf,
+  busUserOf,
+  EVENT_STREAMS,
+  eventStreamOf,
+  OPERATOR_IDENTITY,
+  SERVICE_NAMES,
+} from '@strongroom/contracts';
+
+/** NATS subject matching: `*` is one token, a trailing `>` one or more. */
+function subjectMatches(pattern: string, subject: string): boolean {
+  const patternTokens = pattern.split('.');
+  const subjectTokens = subject.split('.');
+  for (const [index, token] of patternTokens.entries()) {
+    if (token === '>') return subjectTokens.length > index;
+    if (index >= subjectTokens.length) return false;
+    if (token !== '*' && token !== subjectTokens[index]) return false;
+  }
+  return patternTokens.length === subjectTokens.length;
+}
+
+const mayPublish = (identity: BusIdentity, subject: string) =>
+  busPermissionsOf(identity).publish.some((pattern) => subjectMatches(pattern, subject));
+const maySubscribe = (identity: BusIdentity, subject: string) =>
+  busPermissionsOf(identity).subscribe.some((pattern) => subjectMatches(pattern, subject));
+
+const others = (service: string) => BACKEND_SERVICES.filter((other) => other !== service);
+
+describe('bus permission map', () => {
+  it('has one nats user per service plus the operator, named as verify_and_map names the certificate', () => {
+    expect(busPermissionMap().map((entry) => entry.user)).toEqual([
+      ...SERVICE_NAMES.map((service) => `CN=${service},O=Strongroom`),
+      'CN=strongroom-admin,O=Strongroom',
+    ]);
+    expect(busUserOf('ledger')).toBe('CN=ledger,O=Strongroom');
+  });
+
+  it('lets the gateway call every backend service', () => {
+    for (const service of BACKEND_SERVICES) expect(mayPublish('gateway', `${service}.v1.accounts.create`)).toBe(true);
+  });
+
+  it.each(BACKEND_SERVICES)('lets %s serve only its own request subjects and answer them', (service) => {
+    expect(maySubscribe(service, `${service}.v1.health.check`)).toBe(true);
+    for (const other of others(service)) expect(maySubscribe(service, `${other}.v1.health.check`)).toBe(false);
+    expect(busPermissionsOf(service).answersRequests).toBe(true);
+  });
+
+  it('lets no identity but the backends serve anything, nor answer requests', () => {
+    for (const identity of ['gateway', OPERATOR_IDENTITY] as const) {
+      expect(busPermissionsOf(identity).subscribe).toEqual([`${busInboxPrefixOf(identity)}.>`]);
+      expect(busPermissionsOf(identity).answersRequests).toBe(false);
+    }
+  });
+
+  it.each(BACKEND_SERVICES)('lets %s publish its own events and no other service’s', (service) => {
+    expect(mayPublish(service, `evt.${service}.v1.things.happened`)).toBe(true);
+    for (const other of others(service)) expect(mayPublish(service, `evt.${other}.v1.things.happened`)).toBe(false);
+  });
+
+  it('lets backends call auth only (JWKS), and nothing of each other', () => {
+    for (const service of others('auth')) {
+      expect(mayPublish(service, 'auth.v1.jwks.get')).toBe(true);
+      for (const callee of others('auth').filter((other) => other !== service)) {
+        expect(mayPublish(service, `${callee}.v1.health.check`)).toBe(false);
+      }
+    }
+    for (const callee of others('auth')) expect(mayPublish('auth', `${callee}.v1.health.check`)).toBe(false);
+  });
+
+  it('gives each identity its own reply inbox and none of another’s', () => {
+    for (const identity of BUS_IDENTITIES) {
+      for (const other of BUS_IDENTITIES) {
+        expect(maySubscribe(identity, `${busInboxPrefixOf(other)}.abc.1`)).toBe(identity === other);
+      }
+      expect(maySubscribe(identity, '_INBOX.abc')).toBe(false);
+    }
+  });
+
+  it('lets every service consume auth’s revocation stream, and audit every stream', () => {
+    const auth = eventStreamOf('auth').name;
+    for (const service of SERVICE_NAMES) {
+      expect(mayPublish(service, `$JS.API.CONSUMER.MSG.NEXT.${auth}.revocations`)).toBe(true);
+      expect(mayPublish(service, `$JS.ACK.${auth}.revocations.1.1.1.1.1`)).toBe(true);
+    }
+    for (const stream of EVENT_STREAMS)
+      expect(mayPublish('audit', `$JS.API.CONSUMER.CREATE.${stream.name}.audit`)).toBe(true);
+    expect(mayPublish('ledger', `$JS.API.CONSUMER.CREATE.${eventStreamOf('kyc').name}.spy`)).toBe(false);
+  });
+
+  it('lets only the operator create streams, and nobody delete or purge one', () => {
+    for (const identity of BUS_IDENTITIES) {
+      expect(mayPublish(identity, '$JS.API.STREAM.CREATE.EVT_AUTH')).toBe(identity === OPERATOR_IDENTITY);
+      expect(mayPublish(identity, '$JS.API.STREAM.DELETE.EVT_AUDIT')).toBe(false);
+      expect(mayPublish(identity, '$JS.API.STREAM.PURGE.EVT_AUDIT')).toBe(false);
+      expect(mayPublish(identity, '$JS.API.STREAM.MSG.DELETE.EVT_AUDIT')).toBe(false);
+      expect(mayPublish(identity, '$JS.API.CONSUMER.DELETE.EVT_AUTH.audit')).toBe(false);
+    }
+  });
+
+  it('lets the operator check every backend’s health and call nothing else', () => {
+    for (const service of BACKEND_SERVICES) {
+      expect(mayPublish(OPERATOR_IDENTITY, `${service}.v1.health.check`)).toBe(true);
+      expect(mayPublish(OPERATOR_IDENTITY, `${service}.v1.accounts.create`)).toBe(false);
+    }
+  });
+
+  it('grants no catch-all subject to anyone', () => {
+    for (const { permissions } of busPermissionMap()) {
+      for (const pattern of [...permissions.publish, ...permissions.subscribe]) {
+        expect(pattern).not.toMatch(/^(>|\*\.>|evt\.>|evt\.\*\.>|\$JS\.>|\$JS\.API\.>|_INBOX\.>)$/);
+      }
+    }
+  });
+});

@@ -1,0 +1,165 @@
+import { BACKEND_SERVICES, type BackendServiceName, SERVICE_NAMES, type ServiceName } from './services';
+
+/**
+ * Who may do what on the bus: the one declaration the nats-server permission map is rendered
+ * from (packages/cli `strongroom nats config`, infra/nats/nats-server.conf). Each identity is the
+ * CN of a client certificate; the server maps it with `verify_and_map`.
+ */
+
+/** The operator identity the CLI and the start script use to create JetStream streams. */
+export const OPERATOR_IDENTITY = 'strongroom-admin';
+export type OperatorIdentity = typeof OPERATOR_IDENTITY;
+
+export const BUS_IDENTITIES = [...SERVICE_NAMES, OPERATOR_IDENTITY] as const;
+export type BusIdentity = ServiceName | OperatorIdentity;
+
+/** Organisation of every client certificate subject: `O=Strongroom, CN=<identity>`. */
+export const BUS_CERTIFICATE_ORGANIZATION = 'Strongroom';
+
+export function isBusIdentity(value: string): value is BusIdentity {
+  return (BUS_IDENTITIES as readonly string[]).includes(value);
+}
+
+function isBackendService(identity: BusIdentity): identity is BackendServiceName {
+  return (BACKEND_SERVICES as readonly string[]).includes(identity);
+}
+
+/**
+ * The user name nats-server maps a certificate to: its subject as an RFC 2253 string, most
+ * specific RDN first (the certificate holds O then CN, the server reads CN then O).
+ */
+export function busUserOf(identity: BusIdentity): string {
+  return `CN=${identity},O=${BUS_CERTIFICATE_ORGANIZATION}`;
+}
+
+/**
+ * Each identity gets its own reply-inbox prefix: with a shared `_INBOX.>` any service could
+ * subscribe to every other service's replies (tokens, balances). Clients must connect with
+ * `inboxPrefix: busInboxPrefixOf(identity)` (connectBus does; NestJS's NATS transport takes it too).
+ */
+export function busInboxPrefixOf(identity: string): string {
+  return `_INBOX.${identity}`;
+}
+
+/** One JetStream stream per emitting service, holding `evt.<service>.>`. */
+export interface EventStreamDeclaration {
+  readonly name: string;
+  readonly service: BackendServiceName;
+  readonly subjects: readonly [string];
+}
+
+export function eventStreamOf(service: BackendServiceName): EventStreamDeclaration {
+  return { name: `EVT_${service.toUpperCase()}`, service, subjects: [`evt.${service}.>`] };
+}
+
+export const EVENT_STREAMS: readonly EventStreamDeclaration[] = BACKEND_SERVICES.map(eventStreamOf);
+
+export interface BusAccessDeclaration {
+  /** Backend services whose whole request API (`<svc>.v1.>`) this identity may call. */
+  readonly calls: readonly BackendServiceName[];
+  /** Backend services whose health check alone this identity may call. */
+  readonly checksHealthOf: readonly BackendServiceName[];
+  /** Emitting services whose event stream this identity consumes through JetStream. */
+  readonly consumesEventsOf: readonly BackendServiceName[];
+  /** May create and update event streams (never delete or purge them). */
+  readonly managesStreams: boolean;
+}
+
+const NOTHING: readonly BackendServiceName[] = [];
+
+/**
+ * The edges of the service graph. Later issues edit this list, nothing else: a backend serves
+ * its own `<svc>.v1.>` and publishes its own `evt.<svc>.>` by being a backend.
+ * Auth is callable by every backend (JWKS); auth's stream carries token revocations that every
+ * service must apply; audit records every stream.
+ */
+export const BUS_ACCESS: Readonly<Record<BusIdentity, BusAccessDeclaration>> = {
+  gateway: { calls: BACKEND_SERVICES, checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
+  auth: { calls: NOTHING, checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
+  tenants: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
+  ledger: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
+  kyc: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
+  consent: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
+  audit: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: BACKEND_SERVICES, managesStreams: false },
+  [OPERATOR_IDENTITY]: {
+    calls: NOTHING,
+    checksHealthOf: BACKEND_SERVICES,
+    consumesEventsOf: NOTHING,
+    managesStreams: true,
+  },
+};
+
+/**
+ * A responder may publish at most this many messages to a request's reply subject, within this
+ * window: NestJS may send a reply and its completion marker as two messages.
+ */
+export const BUS_REPLIES_PER_REQUEST_MAX = 2;
+export const BUS_REPLY_WINDOW_SECONDS = 60;
+
+export interface BusPermissions {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+  /** Whether the identity answers requests (publishes to the reply subjects it received). */
+  readonly answersRequests: boolean;
+}
+
+/** The JetStream API a consumer of `stream` needs; never stream management, never DELETE. */
+function consumerApiOf(stream: string): string[] {
+  return [
+    // nats.js on a 2.9 server: `CONSUMER.CREATE.<stream>` (ephemeral) or `.<stream>.<name>[.<filter>]`.
+    `$JS.API.CONSUMER.CREATE.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.INFO.${stream}.>`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.ACK.${stream}.>`,
+    `$JS.FC.${stream}.>`,
+  ];
+}
+
+// Create and update only: deleting or purging a stream (the audit trail included) is not a
+// bus operation; retention is the stream's own max_age.
+const STREAM_MANAGEMENT_API = [
+  '$JS.API.STREAM.CREATE.*',
+  '$JS.API.STREAM.UPDATE.*',
+  '$JS.API.STREAM.INFO.*',
+  '$JS.API.STREAM.NAMES',
+  '$JS.API.STREAM.LIST',
+];
+
+/** The publish/subscribe allow-lists of one identity; everything else is denied by nats-server. */
+export function busPermissionsOf(identity: BusIdentity): BusPermissions {
+  const access = BUS_ACCESS[identity];
+  const publish = new Set<string>(['$JS.API.INFO']);
+  const subscribe = new Set<string>([`${busInboxPrefixOf(identity)}.>`]);
+  const serves = isBackendService(identity);
+
+  if (serves) {
+    subscribe.add(`${identity}.v1.>`);
+    publish.add(`evt.${identity}.>`);
+    // Publishing through JetStream: the publisher may read its own stream's state.
+    publish.add(`$JS.API.STREAM.INFO.${eventStreamOf(identity).name}`);
+  }
+  for (const callee of access.calls) publish.add(`${callee}.v1.>`);
+  for (const checked of access.checksHealthOf) publish.add(`${checked}.v1.health.check`);
+  for (const emitter of access.consumesEventsOf) {
+    for (const subject of consumerApiOf(eventStreamOf(emitter).name)) publish.add(subject);
+  }
+  if (access.managesStreams) for (const subject of STREAM_MANAGEMENT_API) publish.add(subject);
+
+  return { publish: [...publish], subscribe: [...subscribe], answersRequests: serves };
+}
+
+/** The permission map of every identity, in BUS_IDENTITIES order. */
+export function busPermissionMap(): ReadonlyArray<{
+  identity: BusIdentity;
+  user: string;
+  permissions: BusPermissions;
+}> {
+  return BUS_IDENTITIES.map((identity) => ({
+    identity,
+    user: busUserOf(identity),
+    permissions: busPermissionsOf(identity),
+  }));
+}

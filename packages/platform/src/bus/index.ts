@@ -1,0 +1,7 @@
+export * from './bus-client';
+export * from './bus-server';
+export * from './connection';
+export * from './handles';
+export * from './request-context';
+export * from './tls';
+export * from './wire';

@@ -1,0 +1,58 @@
+import path from 'node:path';
+import type { BackendServiceName, ServiceName } from '@strongroom/contracts';
+import { z } from 'zod';
+import { booleanFlag, optionalString, portNumber } from './load-config';
+
+/** Default ports of each service's ops endpoint (/health/live, /health/ready, /metrics). */
+export const DEFAULT_OPS_PORTS: Record<ServiceName, number> = {
+  gateway: 9100,
+  auth: 9101,
+  tenants: 9102,
+  ledger: 9103,
+  kyc: 9104,
+  consent: 9105,
+  audit: 9106,
+};
+
+const postgresUrl = z
+  .string()
+  .url()
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// URL');
+
+/** What every process on the bus reads from its environment. */
+export function commonConfigSchema(service: ServiceName) {
+  return z.object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    STRONGROOM_STATE_DIR: z.string().min(1).default('.strongroom'),
+    NATS_URL: z
+      .string()
+      .regex(/^(tls|nats):\/\/[^\s]+$/, 'must look like tls://host:port')
+      .default('tls://127.0.0.1:4223'),
+    NATS_PKI_DIR: optionalString,
+    BUS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(5_000),
+    OPS_HOST: z.string().default('127.0.0.1'),
+    OPS_PORT: portNumber.default(DEFAULT_OPS_PORTS[service]),
+    OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.string().url().optional()),
+    VAULT_ADDR: optionalString.pipe(z.string().url().optional()),
+    VAULT_TOKEN: optionalString,
+    VAULT_ROLE_ID: optionalString,
+    VAULT_SECRET_ID: optionalString,
+  });
+}
+
+/** A backend service also owns a database: a runtime URL, and a migration (owner) URL when it migrates itself. */
+export function backendConfigSchema(service: BackendServiceName) {
+  return commonConfigSchema(service).extend({
+    DATABASE_RUNTIME_URL: postgresUrl,
+    DATABASE_MIGRATION_URL: optionalString.pipe(postgresUrl.optional()),
+    MIGRATE_ON_START: booleanFlag.default(true),
+  });
+}
+
+export type CommonConfig = z.infer<ReturnType<typeof commonConfigSchema>>;
+export type BackendConfig = z.infer<ReturnType<typeof backendConfigSchema>>;
+
+export function pkiDirOf(config: CommonConfig): string {
+  return config.NATS_PKI_DIR ?? path.join(config.STRONGROOM_STATE_DIR, 'pki');
+}

@@ -1,0 +1,2 @@
+export * from './platform-error';
+export * from './zod-issues';
