@@ -1,5 +1,5 @@
 // Installs what a fresh Debian machine with only Node 20 lacks, before anything else runs.
-// Plain Node (no dependencies): it runs before `npm ci` has.
+// Plain Node (no dependencies): it runs before the npm packages are installed.
 const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -21,14 +21,14 @@ function lockDigest() {
     .digest('hex');
 }
 
-/** `npm ci` when node_modules is missing or was installed from another lockfile. */
+/** `npm install` (which follows the lockfile) when node_modules is missing or was installed from another lockfile. */
 function ensureNpmPackages() {
   const wanted = lockDigest();
   const installed = fs.existsSync(LOCK_STAMP) ? fs.readFileSync(LOCK_STAMP, 'utf8').trim() : '';
   if (installed === wanted && fs.existsSync(path.join(ROOT, 'node_modules', '.bin', 'turbo'))) return;
-  console.log('[strongroom] installing npm packages (npm ci)...');
-  if (run('npm', ['ci', '--no-audit', '--no-fund']) !== 0) {
-    console.error('[strongroom] npm ci failed; see the output above.');
+  console.log('[strongroom] installing npm packages (npm install)...');
+  if (run('npm', ['install', '--no-audit', '--no-fund']) !== 0) {
+    console.error('[strongroom] npm install failed; see the output above.');
     process.exit(1);
   }
   fs.writeFileSync(LOCK_STAMP, `${wanted}\n`);
