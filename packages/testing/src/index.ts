@@ -1,2 +1,3 @@
 export * from './free-port';
 export * from './nats';
+export * from './vault-standin';
