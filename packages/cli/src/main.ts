@@ -3,9 +3,10 @@ import { parseArgs } from 'node:util';
 import { type CliCommand, CliError } from './commands/cli-command';
 import { natsConfigCommand } from './commands/nats.commands';
 import { pkiInitCommand, pkiRotateCommand } from './commands/pki.commands';
+import { upCommand } from './commands/up.command';
 
 /** Every `strongroom` command; a new one is one entry here. */
-export const CLI_COMMANDS: readonly CliCommand[] = [pkiInitCommand, pkiRotateCommand, natsConfigCommand];
+export const CLI_COMMANDS: readonly CliCommand[] = [upCommand, pkiInitCommand, pkiRotateCommand, natsConfigCommand];
 
 function usage(): string {
   const lines = CLI_COMMANDS.map((command) => `  strongroom ${command.words.join(' ').padEnd(16)} ${command.summary}`);

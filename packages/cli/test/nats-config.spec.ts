@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUS_IDENTITIES, busUserOf } from '@strongroom/contracts';
-import { findNatsServerBinary } from '@strongroom/testing';
+import { findNatsServerBinary } from '../src';
 import { runCli } from '../src/main';
 import { renderDockerNatsServerConfig, renderNatsServerConfig } from '../src/nats/config';
 import { initPki, pkiPaths } from '../src/pki/pki';

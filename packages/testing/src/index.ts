@@ -1,3 +1,4 @@
 export * from './free-port';
 export * from './nats';
 export * from './vault-standin';
+export * from './postgres';

@@ -1,1 +1,5 @@
-export default async function globalTeardown(): Promise<void> {}
+import './jest-global-setup';
+
+export default async function globalTeardown(): Promise<void> {
+  await globalThis.strongroomTestPostgres?.stop();
+}

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { initPki, pkiPaths, renderNatsServerConfig } from '@strongroom/cli';
+import { join } from 'node:path';
+import { findNatsServerBinary, initPki, pkiPaths, renderNatsServerConfig } from '@strongroom/cli';
 import { BUS_IDENTITIES, OPERATOR_IDENTITY } from '@strongroom/contracts';
 import { type BusTlsFiles, busTlsFilesFor, connectBus } from '@strongroom/platform';
 import type { NatsConnection } from 'nats';
@@ -29,7 +29,7 @@ export interface TestNats {
   restart(): Promise<void>;
 }
 
-export type NatsHarnessErrorCode = 'NATS_SERVER_NOT_FOUND' | 'NATS_SERVER_NOT_READY';
+export type NatsHarnessErrorCode = 'NATS_SERVER_NOT_READY';
 
 export class NatsHarnessError extends Error {
   override readonly name = 'NatsHarnessError';
@@ -46,37 +46,6 @@ const PROBE_TIMEOUT_MS = 1_000;
 const PROBE_INTERVAL_MS = 50;
 const EXIT_GRACE_MS = 5_000;
 const OUTPUT_KEPT_BYTES = 16_384;
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** NATS_SERVER_BIN, then the Debian locations, then PATH. */
-export function findNatsServerBinary(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.NATS_SERVER_BIN) {
-    if (isExecutable(env.NATS_SERVER_BIN)) return env.NATS_SERVER_BIN;
-    throw new NatsHarnessError(
-      'NATS_SERVER_NOT_FOUND',
-      `NATS_SERVER_BIN=${env.NATS_SERVER_BIN} is not an executable file`,
-    );
-  }
-  const onPath = (env.PATH ?? '')
-    .split(delimiter)
-    .filter(Boolean)
-    .map((dir) => join(dir, 'nats-server'));
-  const candidates = ['/usr/sbin/nats-server', '/usr/bin/nats-server', ...onPath];
-  const found = candidates.find(isExecutable);
-  if (found) return found;
-  throw new NatsHarnessError(
-    'NATS_SERVER_NOT_FOUND',
-    'nats-server is not installed: `apt-get install nats-server` (or set NATS_SERVER_BIN to its path)',
-  );
-}
 
 // One PKI shared by the servers a test process runs at once: key generation is the slow part
 // and the material is read-only. Deleted with the last server (Jest workers skip 'exit' hooks).

@@ -4,4 +4,4 @@ export * from './nest-logger';
 export * from './platform.module';
 export * from './service-resources';
 export * from './shutdown';
-// export * from './run-backend-service'; (waits for db)
+export * from './run-backend-service';

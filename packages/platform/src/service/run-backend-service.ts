@@ -1,7 +1,6 @@
 import type { DynamicModule, INestMicroservice, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { BackendServiceName } from '@strongroom/contracts';
-import type { MixedList } from 'typeorm';
 import { BusClient } from '../bus/bus-client';
 import { BusServer } from '../bus/bus-server';
 import { connectBus } from '../bus/connection';
@@ -9,7 +8,7 @@ import { busHandlerHooks } from '../bus/handles';
 import { busTlsFilesFor } from '../bus/tls';
 import { loadConfig } from '../config/load-config';
 import { backendConfigSchema, pkiDirOf } from '../config/service-config';
-import { createServiceDataSource, runMigrations } from '../db';
+import { createServiceDataSource, type MigrationList, runMigrations } from '../db';
 import { startOpsServer } from '../health/ops-server';
 import { createLogger } from '../logging/create-logger';
 import { createBusMetrics, createMetricsRegistry } from '../metrics/metrics-registry';
@@ -20,9 +19,6 @@ import { NestPinoLogger } from './nest-logger';
 import { serviceRootModule } from './platform.module';
 import type { ServiceResources } from './service-resources';
 import { exitOnSignals } from './shutdown';
-
-// biome-ignore lint/complexity/noBannedTypes: TypeORM takes migration classes as plain constructors.
-export type MigrationList = MixedList<Function>;
 
 export interface BackendServiceSpec {
   service: BackendServiceName;

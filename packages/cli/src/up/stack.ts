@@ -1,0 +1,203 @@
+import {
+  BACKEND_SERVICES,
+  type BackendServiceName,
+  healthCheck,
+  OPERATOR_IDENTITY,
+  type ServiceName,
+} from '@strongroom/contracts';
+import {
+  BusClient,
+  busTlsFilesFor,
+  connectBus,
+  DEFAULT_OPS_PORTS,
+  ensureEventStreams,
+  provisionServiceDatabase,
+} from '@strongroom/platform';
+import type { NatsConnection } from 'nats';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderNatsServerConfig } from '../nats/config';
+import { findNatsServerBinary } from '../nats/nats-server-binary';
+import { initPki, pkiPaths } from '../pki/pki';
+import { type RunningPostgres, startEmbeddedPostgres } from '../postgres/embedded-postgres';
+import { LocalCredentialStore } from './local-credentials';
+import { ProcessGroup } from './process-group';
+import { waitFor } from './wait-for';
+
+export interface StackOptions {
+  /** The monorepo root (apps are started from their built `dist/`). */
+  rootDir: string;
+  stateDir: string;
+  env: NodeJS.ProcessEnv;
+  log: (line: string) => void;
+}
+
+export interface RunningStack {
+  gatewayUrl: string;
+  natsUrl: string;
+  databaseAdminUrl: string;
+  /** Resolves when a child died unexpectedly (its name), so the caller can stop everything. */
+  failed: Promise<string>;
+  stop(): Promise<void>;
+}
+
+const TIERS = { bus: 0, services: 1, gateway: 2 } as const;
+const SERVICE_READY_TIMEOUT_MS = 60_000;
+
+/**
+ * The whole platform on one machine: PKI, Postgres (DATABASE_URL or embedded), a TLS
+ * nats-server with JetStream, one process per service and the gateway. Idempotent over the
+ * state dir: a second start reuses certificates, data and passwords.
+ */
+export async function startStack(options: StackOptions): Promise<RunningStack> {
+  const { env, log, stateDir } = options;
+  const logDir = join(stateDir, 'logs');
+  mkdirSync(logDir, { recursive: true, mode: 0o700 });
+  const credentials = new LocalCredentialStore(stateDir);
+  let onFailure: (name: string) => void = () => {};
+  const failed = new Promise<string>((resolve) => {
+    onFailure = resolve;
+  });
+  const processes = new ProcessGroup(logDir, (name, code) => {
+    log(`${name} exited unexpectedly (${code}); its log: ${join(logDir, `${name}.log`)}`);
+    const tail = safeTail(join(logDir, `${name}.log`));
+    if (tail) log(tail);
+    onFailure(name);
+  });
+  let postgres: RunningPostgres | undefined;
+  let admin: NatsConnection | undefined;
+  const stop = async () => {
+    await processes.stopAll();
+    await admin?.close().catch(() => {});
+    await postgres?.stop().catch(() => {});
+  };
+
+  try {
+    log('PKI: internal CA and certificates');
+    const pkiDir = join(stateDir, 'pki');
+    await initPki({ dir: pkiDir });
+
+    const databaseAdminUrl = env.DATABASE_URL ?? (await startLocalPostgres()).adminUrl;
+    async function startLocalPostgres() {
+      const port = Number(env.POSTGRES_PORT ?? 54_329);
+      log(`Postgres: embedded server on 127.0.0.1:${port} (set DATABASE_URL to use your own)`);
+      postgres = await startEmbeddedPostgres({
+        dataDir: join(stateDir, 'postgres'),
+        port,
+        adminPassword: credentials.passwordFor('postgres-admin'),
+      });
+      return postgres;
+    }
+
+    log('Postgres: databases and roles per service');
+    // A prefix other than `strongroom` lets several stacks (tests, branches) share one server.
+    const databasePrefix = env.STRONGROOM_DB_PREFIX ?? 'strongroom';
+    if (!/^[a-z][a-z0-9_]{0,30}$/.test(databasePrefix)) throw new Error('STRONGROOM_DB_PREFIX must match [a-z][a-z0-9_]{0,30}');
+    const databases = new Map<BackendServiceName, { ownerUrl: string; runtimeUrl: string }>();
+    for (const service of BACKEND_SERVICES) {
+      const urls = await provisionServiceDatabase({
+        adminUrl: databaseAdminUrl,
+        databaseName: `${databasePrefix}_${service}`,
+        ownerPassword: credentials.passwordFor(`${service}-owner`),
+        runtimePassword: credentials.passwordFor(`${service}-runtime`),
+      });
+      databases.set(service, urls);
+    }
+
+    const natsPort = Number(env.NATS_PORT ?? 4_223);
+    const natsUrl = `tls://127.0.0.1:${natsPort}`;
+    log(`NATS: nats-server with mutual TLS and JetStream on ${natsUrl}`);
+    const natsDir = join(stateDir, 'nats');
+    mkdirSync(join(natsDir, 'jetstream'), { recursive: true, mode: 0o700 });
+    const paths = pkiPaths(pkiDir);
+    const natsConfig = join(natsDir, 'nats-server.conf');
+    writeFileSync(
+      natsConfig,
+      renderNatsServerConfig({
+        host: '127.0.0.1',
+        port: natsPort,
+        pki: { caFile: paths.caCert, certFile: paths.serverCert, keyFile: paths.serverKey },
+        jetstreamDir: join(natsDir, 'jetstream'),
+        serverName: 'strongroom-local',
+      }),
+      { mode: 0o600 },
+    );
+    processes.spawn({
+      name: 'nats-server',
+      command: findNatsServerBinary(env),
+      args: ['-c', natsConfig],
+      env,
+      tier: TIERS.bus,
+    });
+    const operatorTls = busTlsFilesFor(pkiDir, OPERATOR_IDENTITY);
+    admin = await waitFor('nats-server to accept TLS clients', 15_000, () =>
+      connectBus({ servers: natsUrl, tls: operatorTls, name: OPERATOR_IDENTITY, timeoutMs: 1_000 }),
+    );
+    await ensureEventStreams(admin);
+    const bus = new BusClient(admin, { defaultTimeoutMs: 1_000 });
+
+    // Children never see the superuser URL: least privilege starts at the environment.
+    const { DATABASE_URL: _adminUrl, ...inherited } = env;
+    // `STRONGROOM_OPS_PORTS=random` lets stacks run side by side (tests); else the documented ports.
+    const opsPortOf = (service: ServiceName) =>
+      env.STRONGROOM_OPS_PORTS === 'random' ? '0' : String(DEFAULT_OPS_PORTS[service]);
+    const common = {
+      ...inherited,
+      NODE_ENV: env.NODE_ENV ?? 'development',
+      STRONGROOM_STATE_DIR: stateDir,
+      NATS_URL: natsUrl,
+      NATS_PKI_DIR: pkiDir,
+    };
+    for (const service of BACKEND_SERVICES) {
+      const urls = databases.get(service)!;
+      processes.spawn({
+        name: service,
+        command: process.execPath,
+        args: [join(options.rootDir, 'apps', service, 'dist', 'src', 'main.js')],
+        env: {
+          ...common,
+          DATABASE_MIGRATION_URL: urls.ownerUrl,
+          DATABASE_RUNTIME_URL: urls.runtimeUrl,
+          OPS_PORT: opsPortOf(service),
+        },
+        tier: TIERS.services,
+      });
+    }
+    log(`services: ${BACKEND_SERVICES.join(', ')} (logs in ${logDir})`);
+    await Promise.all(
+      BACKEND_SERVICES.map((service) =>
+        waitFor(`${service} to answer its health check`, SERVICE_READY_TIMEOUT_MS, async () => {
+          const report = await bus.request(healthCheck[service], {});
+          if (report.status !== 'up') throw new Error(`${service} reports ${JSON.stringify(report.checks)}`);
+        }),
+      ),
+    );
+
+    const host = env.HOST ?? '127.0.0.1';
+    const port = env.PORT ?? '8080';
+    processes.spawn({
+      name: 'gateway',
+      command: process.execPath,
+      args: [join(options.rootDir, 'apps', 'gateway', 'dist', 'src', 'main.js')],
+      env: { ...common, HOST: host, PORT: port, OPS_PORT: opsPortOf('gateway') },
+      tier: TIERS.gateway,
+    });
+    const gatewayUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    await waitFor('the gateway to report every service up', SERVICE_READY_TIMEOUT_MS, async () => {
+      const response = await fetch(`${gatewayUrl}/health`);
+      if (response.status !== 200) throw new Error(`/health answered ${response.status}`);
+    });
+    return { gatewayUrl, natsUrl, databaseAdminUrl, failed, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function safeTail(file: string): string {
+  try {
+    return ProcessGroup.tailOf(readFileSync(file, 'utf8'));
+  } catch {
+    return '';
+  }
+}
