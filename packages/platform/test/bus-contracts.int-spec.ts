@@ -5,7 +5,7 @@ import { defineRequest } from '@strongroom/contracts';
 import { startTestNats, type TestNats } from '@strongroom/testing';
 import type { NatsConnection } from 'nats';
 import { z } from 'zod';
-import { BusClient, BusServer, Handles, PlatformError } from '../src';
+import { BusClient, type BusRequestContext, BusServer, Handles, PlatformError } from '../src';
 
 const echo = defineRequest({
   subject: 'ledger.v1.probes.echo',
@@ -22,6 +22,14 @@ const broken = defineRequest({
   summary: 'Test-only misbehaving handler',
 });
 
+const callerContext = defineRequest({
+  subject: 'ledger.v1.probes.context',
+  request: z.object({}),
+  response: z.object({ requestId: z.string(), credential: z.string().optional(), traceparent: z.string().optional() }),
+  permission: 'platform.health.read',
+  summary: 'Test-only: what the handler learns about its caller',
+});
+
 const domainCalls: string[] = [];
 
 @Controller()
@@ -30,6 +38,11 @@ class ProbeHandlers {
   async echo(input: { text: string; times: number }) {
     domainCalls.push(input.text);
     return { echoed: input.text.repeat(input.times) };
+  }
+
+  @Handles(callerContext)
+  async context(_input: object, context: BusRequestContext) {
+    return { requestId: context.requestId, credential: context.credential, traceparent: context.headers.traceparent };
   }
 
   @Handles(broken)
@@ -90,6 +103,12 @@ describe('typed request/reply over the mTLS bus', () => {
     expect(error).toMatchObject({ code: 'VALIDATION' });
     expect((error as PlatformError).details?.issues).toEqual(expect.any(Array));
     expect(domainCalls).toEqual([]);
+  });
+
+  it("hands the handler the caller's request id and credential from the message headers", async () => {
+    await expect(
+      bus.request(callerContext, {}, { requestId: 'req-42', credential: 'Bearer caller.jwt.token' }),
+    ).resolves.toMatchObject({ requestId: 'req-42', credential: 'Bearer caller.jwt.token' });
   });
 
   it('answers a payload that is not JSON with VALIDATION instead of silence', async () => {

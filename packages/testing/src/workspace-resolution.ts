@@ -2,7 +2,7 @@ import Module from 'node:module';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../../..');
-const WORKSPACE_PACKAGE = /^@strongroom\/(contracts|platform|testing|cli|sdk)$/;
+const WORKSPACE_PACKAGE = /^@strongroom\/(contracts|platform|testing|cli)$/;
 
 type Resolve = (request: string, ...rest: unknown[]) => string;
 const moduleInternals = Module as unknown as { _resolveFilename: Resolve };

@@ -1,4 +1,4 @@
-import { MessagePattern, type NatsContext, RpcException } from '@nestjs/microservices';
+import { Ctx, MessagePattern, type NatsContext, Payload, RpcException } from '@nestjs/microservices';
 import { context } from '@opentelemetry/api';
 import type { RequestContract, RequestOf, ResponseOf } from '@strongroom/contracts';
 import { PlatformError } from '../errors/platform-error';
@@ -70,5 +70,8 @@ export function Handles<C extends RequestContract>(contract: C) {
     } as unknown as M;
 
     MessagePattern(contract.subject)(target, key, descriptor);
+    // Nest passes the NATS context (headers) only to a parameter that asks for it.
+    Payload()(target, key, 0);
+    Ctx()(target, key, 1);
   };
 }
