@@ -55,9 +55,18 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   mkdirSync(logDir, { recursive: true, mode: 0o700 });
   const credentials = new LocalCredentialStore(stateDir);
   let onFailure: (name: string) => void = () => {};
+  let deadChild: string | undefined;
   const failed = new Promise<string>((resolve) => {
-    onFailure = resolve;
+    onFailure = (name) => {
+      deadChild ??= name;
+      resolve(name);
+    };
   });
+  /** Startup waits give up at once when a child died (e.g. its port was taken). */
+  const unlessAChildDied = <T>(attempt: () => Promise<T>) => async () => {
+    if (deadChild !== undefined) throw new StartupError(`${deadChild} exited during start`);
+    return attempt();
+  };
   const processes = new ProcessGroup(logDir, (name, code) => {
     log(`${name} exited unexpectedly (${code}); its log: ${join(logDir, `${name}.log`)}`);
     const tail = safeTail(join(logDir, `${name}.log`));
@@ -130,8 +139,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       tier: TIERS.bus,
     });
     const operatorTls = busTlsFilesFor(pkiDir, OPERATOR_IDENTITY);
-    admin = await waitFor('nats-server to accept TLS clients', 15_000, () =>
-      connectBus({ servers: natsUrl, tls: operatorTls, name: OPERATOR_IDENTITY, timeoutMs: 1_000 }),
+    admin = await waitFor(
+      'nats-server to accept TLS clients',
+      15_000,
+      unlessAChildDied(() => connectBus({ servers: natsUrl, tls: operatorTls, name: OPERATOR_IDENTITY, timeoutMs: 1_000 })),
     );
     await ensureEventStreams(admin);
     const bus = new BusClient(admin, { defaultTimeoutMs: 1_000 });
@@ -166,10 +177,14 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     log(`services: ${BACKEND_SERVICES.join(', ')} (logs in ${logDir})`);
     await Promise.all(
       BACKEND_SERVICES.map((service) =>
-        waitFor(`${service} to answer its health check`, SERVICE_READY_TIMEOUT_MS, async () => {
-          const report = await bus.request(healthCheck[service], {});
-          if (report.status !== 'up') throw new Error(`${service} reports ${JSON.stringify(report.checks)}`);
-        }),
+        waitFor(
+          `${service} to answer its health check`,
+          SERVICE_READY_TIMEOUT_MS,
+          unlessAChildDied(async () => {
+            const report = await bus.request(healthCheck[service], {});
+            if (report.status !== 'up') throw new Error(`${service} reports ${JSON.stringify(report.checks)}`);
+          }),
+        ),
       ),
     );
 
@@ -183,15 +198,24 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       tier: TIERS.gateway,
     });
     const gatewayUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    await waitFor('the gateway to report every service up', SERVICE_READY_TIMEOUT_MS, async () => {
-      const response = await fetch(`${gatewayUrl}/health`);
-      if (response.status !== 200) throw new Error(`/health answered ${response.status}`);
-    });
+    await waitFor(
+      'the gateway to report every service up',
+      SERVICE_READY_TIMEOUT_MS,
+      unlessAChildDied(async () => {
+        const response = await fetch(`${gatewayUrl}/health`);
+        if (response.status !== 200) throw new Error(`/health answered ${response.status}`);
+      }),
+    );
     return { gatewayUrl, natsUrl, databaseAdminUrl, failed, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+  readonly code = 'STARTUP_FAILED';
 }
 
 function safeTail(file: string): string {

@@ -13,6 +13,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, attempt: () =>
     try {
       return await attempt();
     } catch (error) {
+      if ((error as { code?: unknown }).code === 'STARTUP_FAILED') throw error;
       lastError = error;
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
     }
