@@ -17,7 +17,11 @@ interface OtlpJson {
 }
 
 /** A minimal OTLP/HTTP (JSON) trace receiver, standing where an OpenTelemetry collector would. */
-export async function startOtlpReceiver(): Promise<{ endpoint: string; spans: ReceivedSpan[]; close(): Promise<void> }> {
+export async function startOtlpReceiver(): Promise<{
+  endpoint: string;
+  spans: ReceivedSpan[];
+  close(): Promise<void>;
+}> {
   const spans: ReceivedSpan[] = [];
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];

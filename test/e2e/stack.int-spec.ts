@@ -70,7 +70,9 @@ describe('the running stack', () => {
     }
     const services = new Set(inTrace().map((span) => span.service));
     expect([...services].sort()).toEqual(['audit', 'auth', 'consent', 'gateway', 'kyc', 'ledger', 'tenants']);
-    const handled = inTrace().find((span) => span.service === 'ledger' && span.name === 'process ledger.v1.health.check');
+    const handled = inTrace().find(
+      (span) => span.service === 'ledger' && span.name === 'process ledger.v1.health.check',
+    );
     const sent = inTrace().find((span) => span.service === 'gateway' && span.name === 'send ledger.v1.health.check');
     expect(sent).toBeDefined();
     expect(handled?.parentSpanId).toBe(sent?.spanId);
@@ -87,7 +89,12 @@ describe('the running stack', () => {
   it('refuses a bus client without a certificate', async () => {
     const { dialBus } = await import('@strongroom/platform');
     await expect(
-      dialBus({ servers: stack.natsUrl, tls: { caFile: join(stateDir, 'pki', 'ca.crt') }, name: 'intruder', timeoutMs: 2_000 }),
+      dialBus({
+        servers: stack.natsUrl,
+        tls: { caFile: join(stateDir, 'pki', 'ca.crt') },
+        name: 'intruder',
+        timeoutMs: 2_000,
+      }),
     ).rejects.toMatchObject({ name: 'BusConnectionError' });
   });
 });

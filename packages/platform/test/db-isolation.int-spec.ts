@@ -1,5 +1,5 @@
-import { createTestDatabase, type TestDatabase } from '@strongroom/testing';
 import { randomUUID } from 'node:crypto';
+import { createTestDatabase, type TestDatabase } from '@strongroom/testing';
 import { Client } from 'pg';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { appendOnlySql, createServiceDataSource, grantRuntimeSql, tenantIsolationSql, withTenant } from '../src';
@@ -110,9 +110,9 @@ describe('tenant isolation and append-only tables, as the runtime role', () => {
         runtime.query('INSERT INTO notes (id, tenant_id, body) VALUES ($1, $2, $3)', [randomUUID(), tenantB, 'x']),
       ),
     ).rejects.toThrow(/row-level security/);
-    await expect(
-      asTenant(tenantA, () => runtime.query('UPDATE notes SET tenant_id = $1', [tenantB])),
-    ).rejects.toThrow(/row-level security/);
+    await expect(asTenant(tenantA, () => runtime.query('UPDATE notes SET tenant_id = $1', [tenantB]))).rejects.toThrow(
+      /row-level security/,
+    );
   });
 
   it('refuses UPDATE and DELETE on an append-only table by grant', async () => {

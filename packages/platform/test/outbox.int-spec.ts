@@ -1,8 +1,8 @@
-import { defineEvent, OPERATOR_IDENTITY } from '@strongroom/contracts';
-import { createTestDatabase, startTestNats, type TestDatabase, type TestNats } from '@strongroom/testing';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { defineEvent, OPERATOR_IDENTITY } from '@strongroom/contracts';
+import { createTestDatabase, startTestNats, type TestDatabase, type TestNats } from '@strongroom/testing';
 import { AckPolicy, DeliverPolicy, type NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { z } from 'zod';
@@ -73,7 +73,11 @@ describe('the transactional outbox and its JetStream relay', () => {
       });
       const consumer = await auditor.jetstream().consumers.get('EVT_LEDGER', name);
       let seen = 0;
-      for (let message = await consumer.next({ expires: 1_000 }); message; message = await consumer.next({ expires: 1_000 })) {
+      for (
+        let message = await consumer.next({ expires: 1_000 });
+        message;
+        message = await consumer.next({ expires: 1_000 })
+      ) {
         if (message.headers?.get('Nats-Msg-Id') === eventId) seen += 1;
       }
       return seen;
@@ -116,7 +120,11 @@ describe('the transactional outbox and its JetStream relay', () => {
   it('publishes nothing for a rolled-back transaction', async () => {
     const source = dataSource();
     await source.initialize();
-    const relay = new OutboxRelay({ dataSource: source, connection: admin, logger: createLogger({ service: 'ledger', level: 'silent' }) });
+    const relay = new OutboxRelay({
+      dataSource: source,
+      connection: admin,
+      logger: createLogger({ service: 'ledger', level: 'silent' }),
+    });
     try {
       let eventId = '';
       await expect(

@@ -1,4 +1,4 @@
 export * from './free-port';
 export * from './nats';
-export * from './vault-standin';
 export * from './postgres';
+export * from './vault-standin';

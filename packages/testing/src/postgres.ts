@@ -1,9 +1,9 @@
-import { startEmbeddedPostgres } from '@strongroom/cli';
-import { dropServiceDatabase, type MigrationList, provisionServiceDatabase, runMigrations } from '@strongroom/platform';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startEmbeddedPostgres } from '@strongroom/cli';
+import { dropServiceDatabase, type MigrationList, provisionServiceDatabase, runMigrations } from '@strongroom/platform';
 import { Client } from 'pg';
 import { freePort } from './free-port';
 

@@ -1,3 +1,5 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   BACKEND_SERVICES,
   type BackendServiceName,
@@ -14,8 +16,6 @@ import {
   provisionServiceDatabase,
 } from '@strongroom/platform';
 import type { NatsConnection } from 'nats';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { renderNatsServerConfig } from '../nats/config';
 import { findNatsServerBinary } from '../nats/nats-server-binary';
 import { initPki, pkiPaths } from '../pki/pki';
@@ -63,10 +63,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     };
   });
   /** Startup waits give up at once when a child died (e.g. its port was taken). */
-  const unlessAChildDied = <T>(attempt: () => Promise<T>) => async () => {
-    if (deadChild !== undefined) throw new StartupError(`${deadChild} exited during start`);
-    return attempt();
-  };
+  const unlessAChildDied =
+    <T>(attempt: () => Promise<T>) =>
+    async () => {
+      if (deadChild !== undefined) throw new StartupError(`${deadChild} exited during start`);
+      return attempt();
+    };
   const processes = new ProcessGroup(logDir, (name, code) => {
     log(`${name} exited unexpectedly (${code}); its log: ${join(logDir, `${name}.log`)}`);
     const tail = safeTail(join(logDir, `${name}.log`));
@@ -101,7 +103,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     log('Postgres: databases and roles per service');
     // A prefix other than `strongroom` lets several stacks (tests, branches) share one server.
     const databasePrefix = env.STRONGROOM_DB_PREFIX ?? 'strongroom';
-    if (!/^[a-z][a-z0-9_]{0,30}$/.test(databasePrefix)) throw new Error('STRONGROOM_DB_PREFIX must match [a-z][a-z0-9_]{0,30}');
+    if (!/^[a-z][a-z0-9_]{0,30}$/.test(databasePrefix))
+      throw new Error('STRONGROOM_DB_PREFIX must match [a-z][a-z0-9_]{0,30}');
     const databases = new Map<BackendServiceName, { ownerUrl: string; runtimeUrl: string }>();
     for (const service of BACKEND_SERVICES) {
       const urls = await provisionServiceDatabase({
@@ -142,7 +145,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     admin = await waitFor(
       'nats-server to accept TLS clients',
       15_000,
-      unlessAChildDied(() => connectBus({ servers: natsUrl, tls: operatorTls, name: OPERATOR_IDENTITY, timeoutMs: 1_000 })),
+      unlessAChildDied(() =>
+        connectBus({ servers: natsUrl, tls: operatorTls, name: OPERATOR_IDENTITY, timeoutMs: 1_000 }),
+      ),
     );
     await ensureEventStreams(admin);
     const bus = new BusClient(admin, { defaultTimeoutMs: 1_000 });

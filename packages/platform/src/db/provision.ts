@@ -44,7 +44,9 @@ export async function provisionServiceDatabase(options: ProvisionOptions): Promi
     if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${database} OWNER ${owner}`);
     await admin.query(`REVOKE ALL ON DATABASE ${database} FROM PUBLIC`);
     await admin.query(`GRANT CONNECT ON DATABASE ${database} TO ${runtime}`);
-    await admin.query(`ALTER ROLE ${runtime} IN DATABASE ${database} SET statement_timeout = '${RUNTIME_STATEMENT_TIMEOUT}'`);
+    await admin.query(
+      `ALTER ROLE ${runtime} IN DATABASE ${database} SET statement_timeout = '${RUNTIME_STATEMENT_TIMEOUT}'`,
+    );
     await admin.query(
       `ALTER ROLE ${runtime} IN DATABASE ${database} SET idle_in_transaction_session_timeout = '${RUNTIME_IDLE_IN_TRANSACTION_TIMEOUT}'`,
     );

@@ -1,5 +1,5 @@
-import type { EventContract, PayloadOf } from '@strongroom/contracts';
 import { randomUUID } from 'node:crypto';
+import type { EventContract, PayloadOf } from '@strongroom/contracts';
 import type { EntityManager } from 'typeorm';
 import { PlatformError } from '../errors/platform-error';
 import { validationIssuesOf } from '../errors/zod-issues';
