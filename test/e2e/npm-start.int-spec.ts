@@ -100,7 +100,9 @@ describe('npm start', () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'up' });
     const demo = JSON.parse(readFileSync(join(stateDir, 'demo.json'), 'utf8'));
-    expect(demo).toMatchObject({ gatewayUrl });
+    expect(demo).toMatchObject({ gatewayUrl, tenantSlug: 'demo', adminEmail: 'admin@demo.strongroom.test' });
+    expect(demo.tenantId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(output()).toContain(`demo admin   admin@demo.strongroom.test / ${demo.adminPassword}`);
 
     const stopMs = await interruptAndWait(child);
     expect(processesOf(stateDir)).toEqual([]);
@@ -110,8 +112,13 @@ describe('npm start', () => {
   it('reuses the existing state on a second start', async () => {
     const caCreated = statSync(join(stateDir, 'pki', 'ca.crt')).mtimeMs;
     expect(existsSync(join(stateDir, 'postgres', 'PG_VERSION'))).toBe(true);
+    const demoBefore = JSON.parse(readFileSync(join(stateDir, 'demo.json'), 'utf8'));
     const { child } = await startUntilUp();
     expect(statSync(join(stateDir, 'pki', 'ca.crt')).mtimeMs).toBe(caCreated);
+    expect(JSON.parse(readFileSync(join(stateDir, 'demo.json'), 'utf8'))).toMatchObject({
+      tenantId: demoBefore.tenantId,
+      adminPassword: demoBefore.adminPassword,
+    });
     expect((await fetch(`http://127.0.0.1:${env.PORT}/health`)).status).toBe(200);
     expect(await interruptAndWait(child)).toBeLessThan(STOP_DEADLINE_MS);
     expect(processesOf(stateDir)).toEqual([]);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -84,6 +84,81 @@ describe('the running stack', () => {
     expect(response.headers.get('content-type')).toContain('application/problem+json');
     expect(response.headers.get('x-request-id')).toBe('req-e2e-1');
     expect(await response.json()).toMatchObject({ status: 404, code: 'NOT_FOUND', requestId: 'req-e2e-1' });
+  });
+
+  describe('tenants and users over the bus', () => {
+    let operator: import('nats').NatsConnection;
+    let bus: import('@strongroom/platform').BusClient;
+
+    beforeAll(async () => {
+      const { BusClient, busTlsFilesFor, connectBus } = await import('@strongroom/platform');
+      operator = await connectBus({
+        servers: stack.natsUrl,
+        tls: busTlsFilesFor(join(stateDir, 'pki'), 'strongroom-admin'),
+        name: 'e2e-operator',
+      });
+      bus = new BusClient(operator, { defaultTimeoutMs: 10_000 });
+    });
+
+    afterAll(async () => {
+      await operator?.close();
+    });
+
+    it('seeded the demo tenant and its admin', async () => {
+      const { getTenant } = await import('@strongroom/contracts');
+      await expect(bus.request(getTenant, { tenantId: stack.demo.tenantId })).resolves.toMatchObject({
+        slug: stack.demo.tenantSlug,
+        status: 'active',
+      });
+    });
+
+    it('refuses a second tenant with the same slug, and a malformed slug', async () => {
+      const { createTenant } = await import('@strongroom/contracts');
+      await expect(
+        bus.request(createTenant, { slug: stack.demo.tenantSlug, name: 'Again', region: 'ke' }),
+      ).rejects.toMatchObject({ code: 'CONFLICT' });
+      await expect(bus.forward(createTenant, { slug: 'Bad Slug!', name: 'x' })).rejects.toMatchObject({
+        code: 'VALIDATION',
+      });
+    });
+
+    it('creates a user only in an existing tenant, and stores the password as argon2id', async () => {
+      const { createTenant, createUser } = await import('@strongroom/contracts');
+      await expect(
+        bus.request(createUser, {
+          tenantId: randomUUID(),
+          email: 'ghost@example.test',
+          password: 'a long enough password',
+          roles: ['viewer'],
+        }),
+      ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+
+      const tenant = await bus.request(createTenant, {
+        slug: `t-${randomBytes(3).toString('hex')}`,
+        name: 'MFI',
+        region: 'ke',
+      });
+      const password = 'another long password';
+      const user = await bus.request(createUser, {
+        tenantId: tenant.id,
+        email: 'Officer@Example.test',
+        password,
+        roles: ['partner_user'],
+      });
+      expect(user).toMatchObject({ tenantId: tenant.id, email: 'officer@example.test', roles: ['partner_user'] });
+
+      const admin = new Client({
+        connectionString: `${(await testAdminUrl()).replace(/\/[^/]*$/, '')}/${databasePrefix}_auth`,
+      });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query('SELECT password_hash FROM users WHERE id = $1', [user.id]);
+        expect(rows[0].password_hash).toMatch(/^\$argon2id\$/);
+        expect(rows[0].password_hash).not.toContain(password);
+      } finally {
+        await admin.end();
+      }
+    });
   });
 
   it('refuses a bus client without a certificate', async () => {

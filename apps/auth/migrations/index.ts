@@ -1,4 +1,5 @@
 import { Outbox1763856000000 } from '@strongroom/platform';
+import { Users1763856000100 } from './1763856000100-users';
 
 /** In order; TypeORM records each by name in `schema_migrations`. */
-export const migrations = [Outbox1763856000000];
+export const migrations = [Outbox1763856000000, Users1763856000100];

@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
 import { healthControllerFor } from '@strongroom/platform';
+import { UsersHandler } from './users/users.handler';
+import { UsersRepository } from './users/users.repository';
 
-/** The auth service. Its domain aggregates arrive with their issues; today it answers health checks. */
+/** The auth service: users with argon2id passwords today; OAuth2/OIDC, MFA and keys arrive with their issue. */
 @Module({
-  controllers: [healthControllerFor('auth')],
+  controllers: [healthControllerFor('auth'), UsersHandler],
+  providers: [UsersRepository],
 })
 export class AuthModule {}

@@ -70,19 +70,21 @@ const NOTHING: readonly BackendServiceName[] = [];
 /**
  * The edges of the service graph. Later issues edit this list, nothing else: a backend serves
  * its own `<svc>.v1.>` and publishes its own `evt.<svc>.>` by being a backend.
- * Auth is callable by every backend (JWKS); auth's stream carries token revocations that every
+ * Auth is callable by every backend (JWKS) and calls tenants; auth's stream carries token revocations that every
  * service must apply; audit records every stream.
  */
 export const BUS_ACCESS: Readonly<Record<BusIdentity, BusAccessDeclaration>> = {
   gateway: { calls: BACKEND_SERVICES, checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
-  auth: { calls: NOTHING, checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
+  // Auth checks that a user's tenant exists before creating the user.
+  auth: { calls: ['tenants'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
   tenants: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
   ledger: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
   kyc: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
   consent: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
   audit: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: BACKEND_SERVICES, managesStreams: false },
+  // The operator seeds the first tenant and its admin (`strongroom up`), before any user exists.
   [OPERATOR_IDENTITY]: {
-    calls: NOTHING,
+    calls: ['tenants', 'auth'],
     checksHealthOf: BACKEND_SERVICES,
     consumesEventsOf: NOTHING,
     managesStreams: true,

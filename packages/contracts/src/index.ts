@@ -5,3 +5,5 @@ export * from './headers';
 export * from './health';
 export * from './permissions';
 export * from './services';
+export * from './tenants';
+export * from './users';

@@ -4,6 +4,9 @@
  */
 export const PERMISSIONS = {
   'platform.health.read': 'Read the health of platform services',
+  'tenants.tenants.create': 'Create tenants',
+  'tenants.tenants.read': 'Read a tenant',
+  'auth.users.create': 'Create users in a tenant',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

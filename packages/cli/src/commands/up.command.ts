@@ -14,7 +14,7 @@ export const upCommand: CliCommand = {
     const rootDir = resolve(stringOption(values, 'root') ?? process.cwd());
     const startedAt = Date.now();
     const stack = await startStack({ rootDir, stateDir, env: process.env, log: (line) => log(`[strongroom] ${line}`) });
-    const demo = { gatewayUrl: stack.gatewayUrl, natsUrl: stack.natsUrl, stateDir };
+    const demo = { gatewayUrl: stack.gatewayUrl, natsUrl: stack.natsUrl, stateDir, ...stack.demo };
     writeFileSync(join(stateDir, 'demo.json'), `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
     log(
       [
@@ -24,7 +24,9 @@ export const upCommand: CliCommand = {
         `  health       ${stack.gatewayUrl}/health`,
         `  bus          ${stack.natsUrl} (mutual TLS; certificates in ${join(stateDir, 'pki')})`,
         `  logs         ${join(stateDir, 'logs')}`,
-        `  demo         ${join(stateDir, 'demo.json')}`,
+        `  demo tenant  ${stack.demo.tenantSlug} (${stack.demo.tenantId})`,
+        `  demo admin   ${stack.demo.adminEmail} / ${stack.demo.adminPassword}`,
+        `  demo file    ${join(stateDir, 'demo.json')}`,
         '',
         'Press Ctrl-C to stop.',
       ].join('\n'),

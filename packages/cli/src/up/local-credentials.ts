@@ -27,11 +27,16 @@ export class LocalCredentialStore {
 
   /** The password stored under `name`, generated and saved on first use. */
   passwordFor(name: string): string {
-    const existing = this.values[name];
-    if (existing !== undefined) return existing;
-    const created = generatedPassword();
-    this.values[name] = created;
+    return this.valueOf(name) ?? this.remember(name, generatedPassword());
+  }
+
+  valueOf(name: string): string | undefined {
+    return this.values[name];
+  }
+
+  remember(name: string, value: string): string {
+    this.values[name] = value;
     writeFileSync(this.file, `${JSON.stringify(this.values, null, 2)}\n`, { mode: 0o600 });
-    return created;
+    return value;
   }
 }

@@ -22,6 +22,7 @@ import { initPki, pkiPaths } from '../pki/pki';
 import { type RunningPostgres, startEmbeddedPostgres } from '../postgres/embedded-postgres';
 import { LocalCredentialStore } from './local-credentials';
 import { ProcessGroup } from './process-group';
+import { type DemoTenant, seedDemoTenant } from './seed-demo';
 import { waitFor } from './wait-for';
 
 export interface StackOptions {
@@ -34,6 +35,7 @@ export interface StackOptions {
 
 export interface RunningStack {
   gatewayUrl: string;
+  demo: DemoTenant;
   natsUrl: string;
   databaseAdminUrl: string;
   /** Resolves when a child died unexpectedly (its name), so the caller can stop everything. */
@@ -211,7 +213,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         if (response.status !== 200) throw new Error(`/health answered ${response.status}`);
       }),
     );
-    return { gatewayUrl, natsUrl, databaseAdminUrl, failed, stop };
+    log('seeding the demo tenant and its admin');
+    const demo = await seedDemoTenant(new BusClient(admin, { defaultTimeoutMs: 10_000 }), credentials);
+    return { gatewayUrl, natsUrl, databaseAdminUrl, demo, failed, stop };
   } catch (error) {
     await stop();
     throw error;

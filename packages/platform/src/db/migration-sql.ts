@@ -29,10 +29,10 @@ export function grantRuntimeSequenceSql(sequence: string): string[] {
  * one policy on `app.tenant_id`. Without a tenant context the setting is empty, the comparison
  * is NULL, and the table shows no rows and accepts no writes.
  */
-export function tenantIsolationSql(table: string): string[] {
+export function tenantIsolationSql(table: string, tenantColumn = 'tenant_id'): string[] {
   const name = quoteIdentifier(table);
   const policy = quoteIdentifier(`${table}_tenant_isolation`);
-  const tenantMatches = "tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid";
+  const tenantMatches = `${quoteIdentifier(tenantColumn)} = nullif(current_setting('app.tenant_id', true), '')::uuid`;
   return [
     `ALTER TABLE ${name} ENABLE ROW LEVEL SECURITY`,
     `ALTER TABLE ${name} FORCE ROW LEVEL SECURITY`,

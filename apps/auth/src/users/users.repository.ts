@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { type User, userCreated } from '@strongroom/contracts';
+import {
+  enqueueEvent,
+  PlatformError,
+  SERVICE_RESOURCES,
+  type ServiceResources,
+  withTenant,
+} from '@strongroom/platform';
+import type { DataSource } from 'typeorm';
+
+interface UserRow {
+  id: string;
+  tenant_id: string;
+  email: string;
+  roles: User['roles'];
+  created_at: Date;
+}
+
+export interface NewUser {
+  tenantId: string;
+  email: string;
+  passwordHash: string;
+  roles: User['roles'];
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+function userOf(row: UserRow): User {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    email: row.email,
+    roles: row.roles,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+/** The only code that touches `users`; always inside the user's tenant context (RLS). */
+@Injectable()
+export class UsersRepository {
+  private readonly dataSource: DataSource;
+
+  constructor(@Inject(SERVICE_RESOURCES) resources: ServiceResources) {
+    this.dataSource = resources.dataSource!;
+  }
+
+  async create(user: NewUser): Promise<User> {
+    try {
+      return await withTenant(this.dataSource, user.tenantId, async (manager) => {
+        const rows: UserRow[] = await manager.query(
+          `INSERT INTO users (id, tenant_id, email, password_hash, roles) VALUES ($1, $2, $3, $4, $5)
+           RETURNING id, tenant_id, email, roles, created_at`,
+          [randomUUID(), user.tenantId, user.email, user.passwordHash, user.roles],
+        );
+        const created = userOf(rows[0]!);
+        await enqueueEvent(manager, userCreated, created, { tenantId: user.tenantId });
+        return created;
+      });
+    } catch (error) {
+      if ((error as { driverError?: { code?: string } }).driverError?.code === UNIQUE_VIOLATION) {
+        throw PlatformError.conflict('A user with this email exists in the tenant');
+      }
+      throw error;
+    }
+  }
+}

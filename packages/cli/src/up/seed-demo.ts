@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { createTenant, createUser, getTenant, type Tenant } from '@strongroom/contracts';
+import { type BusClient, PlatformError } from '@strongroom/platform';
+import type { LocalCredentialStore } from './local-credentials';
+
+export interface DemoTenant {
+  tenantId: string;
+  tenantSlug: string;
+  adminEmail: string;
+  adminPassword: string;
+}
+
+const DEMO_ADMIN_EMAIL = 'admin@demo.strongroom.test';
+
+/**
+ * The demo tenant and its admin, created over the bus as the operator identity, once: a
+ * second start finds them (ids and the generated password live in the local credentials).
+ */
+export async function seedDemoTenant(bus: BusClient, credentials: LocalCredentialStore): Promise<DemoTenant> {
+  const tenant = (await knownTenant(bus, credentials)) ?? (await createDemoTenant(bus, credentials));
+  const adminPassword = credentials.passwordFor('demo-admin');
+  try {
+    await bus.request(createUser, {
+      tenantId: tenant.id,
+      email: DEMO_ADMIN_EMAIL,
+      password: adminPassword,
+      roles: ['admin', 'partner_admin'],
+    });
+  } catch (error) {
+    // Seeded by an earlier start: the same admin, the same password.
+    if (!(error instanceof PlatformError && error.code === 'CONFLICT')) throw error;
+  }
+  return { tenantId: tenant.id, tenantSlug: tenant.slug, adminEmail: DEMO_ADMIN_EMAIL, adminPassword };
+}
+
+async function knownTenant(bus: BusClient, credentials: LocalCredentialStore): Promise<Tenant | undefined> {
+  const tenantId = credentials.valueOf('demo-tenant-id');
+  if (tenantId === undefined) return undefined;
+  try {
+    return await bus.request(getTenant, { tenantId });
+  } catch (error) {
+    if (error instanceof PlatformError && error.code === 'NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
+async function createDemoTenant(bus: BusClient, credentials: LocalCredentialStore): Promise<Tenant> {
+  for (const slug of ['demo', `demo-${randomBytes(3).toString('hex')}`]) {
+    try {
+      const tenant = await bus.request(createTenant, { slug, name: 'Demo Lender', region: 'default' });
+      credentials.remember('demo-tenant-id', tenant.id);
+      return tenant;
+    } catch (error) {
+      // `demo` is taken by a database this state dir does not know (e.g. a shared DATABASE_URL).
+      if (!(error instanceof PlatformError && error.code === 'CONFLICT')) throw error;
+    }
+  }
+  throw PlatformError.conflict('Could not pick a free slug for the demo tenant');
+}
