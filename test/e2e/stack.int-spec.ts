@@ -13,6 +13,7 @@ const ROOT = resolve(__dirname, '../..');
 describe('the running stack', () => {
   let stack: RunningStack;
   let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  let stopped = false;
   const stateDir = mkdtempSync(join(tmpdir(), 'strongroom-stack-'));
   const databasePrefix = `sr_e2e_${randomBytes(4).toString('hex')}`;
 
@@ -36,7 +37,7 @@ describe('the running stack', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await stack?.stop();
+    if (!stopped) await stack?.stop();
     await receiver?.close();
     const admin = new Client({ connectionString: await testAdminUrl() });
     await admin.connect();
@@ -171,5 +172,33 @@ describe('the running stack', () => {
         timeoutMs: 2_000,
       }),
     ).rejects.toMatchObject({ name: 'BusConnectionError' });
+  });
+
+  it('answers /health with 503 naming the service that is down', async () => {
+    const kycPid = stack.pidOf('kyc')!;
+    process.kill(kycPid, 'SIGKILL');
+    await expect(stack.failed).resolves.toBe('kyc');
+    const response = await fetch(`${stack.gatewayUrl}/health`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({
+      status: 'down',
+      services: { kyc: { status: 'down', error: 'UNAVAILABLE' }, ledger: { status: 'up' } },
+    });
+  });
+
+  it('stops every other process cleanly (exit code 0) on SIGTERM', async () => {
+    stopped = true;
+    const outcomes = await stack.stop();
+    const { kyc, ...others } = outcomes;
+    expect(kyc).toBe('SIGKILL');
+    expect(others).toEqual({
+      'nats-server': 0,
+      auth: 0,
+      tenants: 0,
+      ledger: 0,
+      consent: 0,
+      audit: 0,
+      gateway: 0,
+    });
   });
 });

@@ -11,6 +11,7 @@ import {
   exitOnSignals,
   loadConfig,
   NestPinoLogger,
+  openSecrets,
   pkiDirOf,
   type ServiceResources,
   serviceRootModule,
@@ -50,6 +51,7 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
     logger,
     connection,
     bus: new BusClient(connection, { defaultTimeoutMs: config.BUS_TIMEOUT_MS }),
+    secrets: openSecrets('gateway', config, logger),
   };
 
   const adapter = new FastifyAdapter({

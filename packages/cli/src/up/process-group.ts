@@ -5,6 +5,7 @@ import { join } from 'node:path';
 export interface ManagedProcess {
   readonly name: string;
   readonly tier: number;
+  readonly stopSignal: NodeJS.Signals;
   readonly child: ChildProcess;
   /** Resolves with the exit code (or signal) when the process has exited. */
   readonly exited: Promise<number | NodeJS.Signals>;
@@ -18,6 +19,8 @@ export interface SpawnSpec {
   cwd?: string;
   /** Children stop in tiers, highest first; a tier's members stop in parallel. */
   tier: number;
+  /** The signal that asks this program to shut down gracefully (default SIGTERM). */
+  stopSignal?: NodeJS.Signals;
 }
 
 // Tiers stop one after another; their graces together stay under the 10 s Ctrl-C promise.
@@ -55,21 +58,28 @@ export class ProcessGroup {
         resolve(outcome);
       });
     });
-    const managed = { name: spec.name, tier: spec.tier, child, exited };
+    const managed = { name: spec.name, tier: spec.tier, stopSignal: spec.stopSignal ?? 'SIGTERM', child, exited };
     this.processes.push(managed);
     return managed;
   }
 
   private stopping = false;
 
+  pidOf(name: string): number | undefined {
+    return this.processes.find((p) => p.name === name)?.child.pid;
+  }
+
   /** Stops every child by tiers (the gateway, then the services, then the bus and the database). */
-  async stopAll(graceMs = EXIT_GRACE_MS): Promise<void> {
+  async stopAll(graceMs = EXIT_GRACE_MS): Promise<Record<string, number | NodeJS.Signals>> {
     this.stopping = true;
     const tiers = [...new Set(this.processes.map((p) => p.tier))].sort((a, b) => b - a);
     for (const tier of tiers) {
       await Promise.all(this.processes.filter((p) => p.tier === tier).map((p) => stopProcess(p, graceMs)));
     }
     for (const log of this.logs) log.end();
+    const outcomes: Record<string, number | NodeJS.Signals> = {};
+    for (const managed of this.processes) outcomes[managed.name] = await managed.exited;
+    return outcomes;
   }
 
   /** The last lines a child wrote, for an error message when it dies during start. */
@@ -81,7 +91,7 @@ export class ProcessGroup {
 async function stopProcess(managed: ManagedProcess, graceMs: number): Promise<void> {
   const { child } = managed;
   if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
+  child.kill(managed.stopSignal);
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await managed.exited;
   clearTimeout(timer);

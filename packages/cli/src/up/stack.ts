@@ -40,7 +40,9 @@ export interface RunningStack {
   databaseAdminUrl: string;
   /** Resolves when a child died unexpectedly (its name), so the caller can stop everything. */
   failed: Promise<string>;
-  stop(): Promise<void>;
+  pidOf(name: string): number | undefined;
+  /** Stops everything; resolves with each child's exit code (0: it shut down cleanly) or signal. */
+  stop(): Promise<Record<string, number | NodeJS.Signals>>;
 }
 
 const TIERS = { bus: 0, services: 1, gateway: 2 } as const;
@@ -80,9 +82,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   let postgres: RunningPostgres | undefined;
   let admin: NatsConnection | undefined;
   const stop = async () => {
-    await processes.stopAll();
+    const outcomes = await processes.stopAll();
     await admin?.close().catch(() => {});
     await postgres?.stop().catch(() => {});
+    return outcomes;
   };
 
   try {
@@ -142,6 +145,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       args: ['-c', natsConfig],
       env,
       tier: TIERS.bus,
+      // nats-server exits 0 on SIGINT (graceful); SIGTERM makes it exit 1.
+      stopSignal: 'SIGINT',
     });
     const operatorTls = busTlsFilesFor(pkiDir, OPERATOR_IDENTITY);
     admin = await waitFor(
@@ -215,7 +220,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     );
     log('seeding the demo tenant and its admin');
     const demo = await seedDemoTenant(new BusClient(admin, { defaultTimeoutMs: 10_000 }), credentials);
-    return { gatewayUrl, natsUrl, databaseAdminUrl, demo, failed, stop };
+    return { gatewayUrl, natsUrl, databaseAdminUrl, demo, failed, stop, pidOf: (name) => processes.pidOf(name) };
   } catch (error) {
     await stop();
     throw error;

@@ -1,33 +1,51 @@
+import { PlatformError } from '../errors/platform-error';
 import { quoteIdentifier } from './identifiers';
 
 /**
- * SQL for migrations (run as the owner). The runtime role is named after the database
- * (`<db>_app`, see provision.ts), so grants name it with `current_database()` and one migration
- * works for every database name (per region, per test).
+ * SQL for migrations (run as the owner by `runMigrations`). Grants name the runtime role through
+ * the session setting `strongroom.runtime_role`, which `runMigrations` sets on every migration
+ * connection: one migration works for every database and role name (per region, per test), and
+ * a migration run any other way fails on the missing setting instead of granting to a guess.
  */
-function grantToRuntime(privileges: string, object: string): string {
-  return `DO $grant$ BEGIN EXECUTE format('GRANT ${privileges} ON ${object} TO %I', current_database() || '_app'); END $grant$`;
+export const RUNTIME_ROLE_SETTING = 'strongroom.runtime_role';
+
+function runtimeRoleStatement(statement: string): string {
+  return `DO $runtime$ BEGIN EXECUTE format('${statement.replaceAll("'", "''")}', current_setting('${RUNTIME_ROLE_SETTING}')); END $runtime$`;
 }
 
-function revokeFromRuntime(privileges: string, object: string): string {
-  return `DO $revoke$ BEGIN EXECUTE format('REVOKE ${privileges} ON ${object} FROM %I', current_database() || '_app'); END $revoke$`;
+/** A table privilege; `UPDATE (col, …)` limits UPDATE to those columns (e.g. the outbox's `published_at`). */
+export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE' | `UPDATE (${string})`;
+
+const COLUMN_UPDATE = /^UPDATE \((.+)\)$/;
+
+function privilegeSql(privilege: TablePrivilege): string {
+  const columns = COLUMN_UPDATE.exec(privilege)?.[1];
+  if (columns === undefined) {
+    if (!['SELECT', 'INSERT', 'UPDATE', 'DELETE'].includes(privilege)) {
+      throw PlatformError.validation(`"${privilege}" is not a table privilege`);
+    }
+    return privilege;
+  }
+  const quoted = columns.split(',').map((column) => quoteIdentifier(column.trim()));
+  return `UPDATE (${quoted.join(', ')})`;
 }
 
-export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
-
-/** Grants the runtime role exactly these privileges on a table (optionally UPDATE of some columns only). */
+/** Grants the runtime role exactly these privileges on a table, nothing more. */
 export function grantRuntimeSql(table: string, privileges: readonly TablePrivilege[]): string[] {
-  return [grantToRuntime(privileges.join(', '), quoteIdentifier(table))];
+  if (privileges.length === 0) throw PlatformError.validation(`no privileges to grant on ${table}`);
+  const list = privileges.map(privilegeSql).join(', ');
+  return [runtimeRoleStatement(`GRANT ${list} ON ${quoteIdentifier(table)} TO %I`)];
 }
 
+/** USAGE on a sequence: what a `bigserial` default needs from the inserting role. */
 export function grantRuntimeSequenceSql(sequence: string): string[] {
-  return [grantToRuntime('USAGE, SELECT', `SEQUENCE ${quoteIdentifier(sequence)}`)];
+  return [runtimeRoleStatement(`GRANT USAGE ON SEQUENCE ${quoteIdentifier(sequence)} TO %I`)];
 }
 
 /**
  * Row-level security on a tenant-owned table: ENABLE + FORCE (the owner is filtered too), and
  * one policy on `app.tenant_id`. Without a tenant context the setting is empty, the comparison
- * is NULL, and the table shows no rows and accepts no writes.
+ * is NULL, and the table shows no rows and accepts no writes (DESIGN "Data").
  */
 export function tenantIsolationSql(table: string, tenantColumn = 'tenant_id'): string[] {
   const name = quoteIdentifier(table);
@@ -50,7 +68,8 @@ $body$`;
 
 /**
  * An append-only table (ledger entries, audit records): the runtime role holds no UPDATE,
- * DELETE or TRUNCATE, and a trigger refuses them for every role that has not disabled it.
+ * DELETE or TRUNCATE, and a trigger refuses them for every role that has not disabled it
+ * (only the owner can: DESIGN "Data", grant AND trigger).
  */
 export function appendOnlySql(table: string): string[] {
   const name = quoteIdentifier(table);
@@ -60,6 +79,6 @@ export function appendOnlySql(table: string): string[] {
        FOR EACH ROW EXECUTE FUNCTION strongroom_refuse_change()`,
     `CREATE TRIGGER ${quoteIdentifier(`${table}_no_truncate`)} BEFORE TRUNCATE ON ${name}
        FOR EACH STATEMENT EXECUTE FUNCTION strongroom_refuse_change()`,
-    revokeFromRuntime('UPDATE, DELETE, TRUNCATE', name),
+    runtimeRoleStatement(`REVOKE UPDATE, DELETE, TRUNCATE ON ${name} FROM %I`),
   ];
 }

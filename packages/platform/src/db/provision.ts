@@ -5,6 +5,11 @@ export interface ProvisionOptions {
   /** A superuser (or CREATEDB + CREATEROLE) URL; used for provisioning only, never by a service. */
   adminUrl: string;
   databaseName: string;
+  /** Defaults to `<db>_owner`: roles are cluster-wide, so they are named after their database. */
+  ownerRole?: string;
+  /** Defaults to `<db>_app`; pass the same name to runMigrations. */
+  runtimeRole?: string;
+  /** Optional: trust auth in tests; `npm start` and deployments pass generated ones. */
   ownerPassword?: string;
   runtimePassword?: string;
 }
@@ -20,6 +25,7 @@ export interface ServiceDatabaseUrls {
 const RUNTIME_STATEMENT_TIMEOUT = '30s';
 const RUNTIME_IDLE_IN_TRANSACTION_TIMEOUT = '60s';
 const RUNTIME_LOCK_TIMEOUT = '10s';
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Creates (idempotently) a service's database, its owner role and its runtime role. The
@@ -27,11 +33,14 @@ const RUNTIME_LOCK_TIMEOUT = '10s';
  */
 export async function provisionServiceDatabase(options: ProvisionOptions): Promise<ServiceDatabaseUrls> {
   const database = quoteIdentifier(options.databaseName);
-  const roles = databaseRoles(options.databaseName);
+  const roles = {
+    owner: options.ownerRole ?? databaseRoles(options.databaseName).owner,
+    runtime: options.runtimeRole ?? databaseRoles(options.databaseName).runtime,
+  };
   const owner = quoteIdentifier(roles.owner);
   const runtime = quoteIdentifier(roles.runtime);
 
-  const admin = new Client({ connectionString: options.adminUrl, connectionTimeoutMillis: 10_000 });
+  const admin = new Client({ connectionString: options.adminUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   await admin.connect();
   try {
     for (const [role, password] of [
@@ -55,7 +64,10 @@ export async function provisionServiceDatabase(options: ProvisionOptions): Promi
     await admin.end();
   }
 
-  const inDatabase = new Client({ connectionString: withDatabase(options.adminUrl, options.databaseName) });
+  const inDatabase = new Client({
+    connectionString: withDatabase(options.adminUrl, options.databaseName),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
   await inDatabase.connect();
   try {
     // The public schema belongs to the owner; nobody else may create objects in it.
@@ -81,9 +93,12 @@ async function ensureLoginRole(admin: Client, role: string, password: string | u
 }
 
 /** Drops a service database and its roles (tests, and `strongroom` teardown). */
-export async function dropServiceDatabase(adminUrl: string, databaseName: string): Promise<void> {
-  const roles = databaseRoles(databaseName);
-  const admin = new Client({ connectionString: adminUrl });
+export async function dropServiceDatabase(
+  adminUrl: string,
+  databaseName: string,
+  roles: { owner: string; runtime: string } = databaseRoles(databaseName),
+): Promise<void> {
+  const admin = new Client({ connectionString: adminUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   await admin.connect();
   try {
     await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(databaseName)} WITH (FORCE)`);

@@ -29,8 +29,10 @@ export function outboxTableSql(): string[] {
      $body$`,
     `CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
        FOR EACH STATEMENT EXECUTE FUNCTION strongroom_outbox_notify()`,
-    // The runtime role enqueues, and (as the relay) marks published and deletes old published rows.
-    ...grantRuntimeSql('outbox', ['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+    // The runtime role enqueues (INSERT) and, as the relay, claims (SELECT … FOR UPDATE), marks
+    // published (UPDATE of published_at only: a published event's content never changes) and
+    // deletes old published rows (DESIGN "Growth stays bounded").
+    ...grantRuntimeSql('outbox', ['SELECT', 'INSERT', 'UPDATE (published_at)', 'DELETE']),
     ...grantRuntimeSequenceSql('outbox_seq_seq'),
   ];
 }

@@ -16,6 +16,7 @@ import { OutboxRelay } from '../outbox';
 import { startTelemetry } from '../telemetry/start-telemetry';
 import { dependencyChecks } from './health-report';
 import { NestPinoLogger } from './nest-logger';
+import { openSecrets } from './open-secrets';
 import { serviceRootModule } from './platform.module';
 import type { ServiceResources } from './service-resources';
 import { exitOnSignals } from './shutdown';
@@ -73,6 +74,7 @@ export async function runBackendService(spec: BackendServiceSpec, env = process.
     logger,
     connection,
     bus: new BusClient(connection, { defaultTimeoutMs: config.BUS_TIMEOUT_MS }),
+    secrets: openSecrets(spec.service, config, logger),
     dataSource,
   };
   const app = await NestFactory.createMicroservice(serviceRootModule(spec.module, resources), {

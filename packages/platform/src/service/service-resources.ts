@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { BusClient } from '../bus/bus-client';
 import type { CommonConfig } from '../config/service-config';
+import type { SecretsProvider } from '../secrets/secrets-provider';
 
 /** Nest injection token of the resources the platform opened for a service. */
 export const SERVICE_RESOURCES = Symbol.for('strongroom.service-resources');
@@ -17,6 +18,8 @@ export interface ServiceResources {
   readonly logger: Logger;
   readonly connection: NatsConnection;
   readonly bus: BusClient;
+  /** Vault, or local encrypted files in development. */
+  readonly secrets: SecretsProvider;
   /** The runtime-role DataSource (absent only in the gateway, which owns no data). */
   readonly dataSource?: DataSource;
 }
