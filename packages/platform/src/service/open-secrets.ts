@@ -1,5 +1,5 @@
-import type { ServiceName } from '@strongroom/contracts';
 import { join } from 'node:path';
+import type { ServiceName } from '@strongroom/contracts';
 import type { Logger } from 'pino';
 import type { CommonConfig } from '../config/service-config';
 import { createSecretsProvider } from '../secrets/create-secrets-provider';
