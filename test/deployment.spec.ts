@@ -13,7 +13,7 @@ const APPS = readdirSync(path.join(ROOT, 'apps')).filter((entry) =>
 
 interface ComposeService {
   image?: string;
-  build?: { context: string; dockerfile: string };
+  build?: { context: string; dockerfile: string; args?: Record<string, string> };
   environment?: Record<string, string>;
   volumes?: string[];
   user?: string;
@@ -28,15 +28,15 @@ describe('apps', () => {
   });
 });
 
-describe.each(APPS)('the %s Dockerfile', (app) => {
-  const dockerfile = existsSync(path.join(ROOT, 'apps', app, 'Dockerfile')) ? read(`apps/${app}/Dockerfile`) : '';
+describe('the Dockerfile (infra/docker/Dockerfile, one recipe for every app)', () => {
+  const dockerfile = read('infra/docker/Dockerfile');
   const instructions = dockerfile
     .replace(/\\\n/g, ' ')
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
 
-  it('exists and is multi-stage', () => {
+  it('is multi-stage', () => {
     expect(instructions.filter((line) => /^FROM\s/i.test(line)).length).toBeGreaterThanOrEqual(2);
   });
 
@@ -50,10 +50,18 @@ describe.each(APPS)('the %s Dockerfile', (app) => {
     expect(Number(uid)).toBeGreaterThan(0);
   });
 
-  it('builds this app with turbo, checks its health and starts it with node directly', () => {
-    expect(dockerfile).toContain(`--filter=@strongroom/${app}...`);
+  it('builds the APP it is given with turbo, checks its health and execs node directly', () => {
+    expect(dockerfile).toContain('--filter=@strongroom/${APP}...');
     expect(instructions.some((line) => /^HEALTHCHECK\s.*\/health\/(ready|live)/.test(line))).toBe(true);
-    expect(instructions.at(-1)).toBe(`CMD ["node", "apps/${app}/dist/src/main.js"]`);
+    expect(instructions.at(-1)).toBe('CMD ["sh", "-c", "exec node apps/$APP/dist/src/main.js"]');
+  });
+
+  it('copies the manifest of every workspace package that exists, and of nothing else', () => {
+    const copied = [...dockerfile.matchAll(/^COPY (\S+)\/package\.json /gm)].map((m) => m[1]);
+    const workspaces = ['packages', 'apps'].flatMap((dir) =>
+      readdirSync(path.join(ROOT, dir)).map((name) => `${dir}/${name}`),
+    );
+    expect(copied.sort()).toEqual(workspaces.filter((w) => existsSync(path.join(ROOT, w, 'package.json'))).sort());
   });
 });
 
@@ -62,7 +70,7 @@ describe('docker-compose.yml', () => {
 
   it.each(APPS)('has a %s service built from its Dockerfile, non-root and read-only', (app) => {
     const service = compose.services[app];
-    expect(service?.build).toEqual({ context: '.', dockerfile: `apps/${app}/Dockerfile` });
+    expect(service?.build).toMatchObject({ context: '.', dockerfile: 'infra/docker/Dockerfile', args: { APP: app } });
     expect(service?.user).toMatch(/^\$\{STRONGROOM_UID:-\d+\}:/);
     expect(service?.read_only).toBe(true);
   });

@@ -84,8 +84,8 @@ describe('the outbox relay crashing at the worst moments', () => {
     // Without SELECT the relay cannot claim rows, while enqueueing (a plain INSERT) still works:
     // the relay is alive, woken by NOTIFY, and held between the commit and the publish.
     await owner.query(`REVOKE SELECT ON outbox FROM ${database.databaseName}_app`);
-    const stuck = await startRelay();
     const eventId = await enqueue(1);
+    const stuck = await startRelay();
     await waitUntil('the relay to fail claiming', () => stuck.output().includes('could not publish'));
     await kill9(stuck);
     expect(await publishedAt(eventId)).toBeNull();
@@ -99,17 +99,20 @@ describe('the outbox relay crashing at the worst moments', () => {
   });
 
   it('delivers exactly once when the relay is killed after publishing but before marking published', async () => {
-    // Without UPDATE the relay publishes, fails to mark, rolls back and publishes again: it is held
-    // exactly between publish and mark, where we kill it. JetStream's acknowledgement of the second
-    // publish says "duplicate" (Nats-Msg-Id inside the stream's duplicate window); the relay logs it.
-    await owner.query(`REVOKE UPDATE ON outbox FROM ${database.databaseName}_app`);
+    // A trigger refusing the mark (not a REVOKE: the claim's FOR UPDATE needs the UPDATE grant)
+    // holds the relay exactly between publish and mark: it publishes, fails to mark, rolls back
+    // and publishes again, and that is where we kill it. JetStream acknowledges the second publish
+    // as a duplicate (Nats-Msg-Id inside the stream's duplicate window), which the relay logs.
+    await owner.query(`CREATE FUNCTION refuse_mark() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'mark refused by the test'; END $$`);
+    await owner.query('CREATE TRIGGER refuse_mark BEFORE UPDATE ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_mark()');
     const stuck = await startRelay();
     const eventId = await enqueue(2);
     await waitUntil('a republish to be deduplicated', () => stuck.output().includes('duplicates dropped'));
     await kill9(stuck);
     expect(await publishedAt(eventId)).toBeNull();
 
-    await owner.query(`GRANT UPDATE (published_at) ON outbox TO ${database.databaseName}_app`);
+    await owner.query('DROP TRIGGER refuse_mark ON outbox');
     const restarted = await startRelay();
     await waitUntil('the restarted relay to mark the event', async () => (await publishedAt(eventId)) !== null);
     await kill9(restarted);
