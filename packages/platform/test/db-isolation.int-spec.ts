@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@strongroom/testing';
 import { Client } from 'pg';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { appendOnlySql, createServiceDataSource, grantRuntimeSql, tenantIsolationSql, withTenant } from '../src';
+import {
+  appendOnlySql,
+  createServiceDataSource,
+  grantRuntimeSequenceSql,
+  grantRuntimeSql,
+  tenantIsolationSql,
+  withTenant,
+} from '../src';
 
 class TenantTables1700000000001 implements MigrationInterface {
   readonly name = 'TenantTables1700000000001';
@@ -14,7 +21,7 @@ class TenantTables1700000000001 implements MigrationInterface {
       'CREATE TABLE entries (id bigserial PRIMARY KEY, tenant_id uuid NOT NULL, amount_minor bigint NOT NULL)',
       ...tenantIsolationSql('entries'),
       ...grantRuntimeSql('entries', ['SELECT', 'INSERT']),
-      'GRANT USAGE ON SEQUENCE entries_id_seq TO PUBLIC',
+      ...grantRuntimeSequenceSql('entries_id_seq'),
       ...appendOnlySql('entries'),
     ];
     for (const statement of statements) await queryRunner.query(statement);
@@ -113,6 +120,13 @@ describe('tenant isolation and append-only tables, as the runtime role', () => {
     await expect(asTenant(tenantA, () => runtime.query('UPDATE notes SET tenant_id = $1', [tenantB]))).rejects.toThrow(
       /row-level security/,
     );
+  });
+
+  it('inserts into an append-only table within its own tenant', async () => {
+    const inserted = await asTenant(tenantA, () =>
+      runtime.query('INSERT INTO entries (tenant_id, amount_minor) VALUES ($1, 5) RETURNING amount_minor', [tenantA]),
+    );
+    expect(inserted.rows).toEqual([{ amount_minor: '5' }]);
   });
 
   it('refuses UPDATE and DELETE on an append-only table by grant', async () => {

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { type User, userCreated } from '@strongroom/contracts';
 import {
+  dataSourceOf,
   enqueueEvent,
+  isUniqueViolation,
   PlatformError,
   SERVICE_RESOURCES,
   type ServiceResources,
@@ -25,8 +27,6 @@ export interface NewUser {
   roles: User['roles'];
 }
 
-const UNIQUE_VIOLATION = '23505';
-
 function userOf(row: UserRow): User {
   return {
     id: row.id,
@@ -43,7 +43,7 @@ export class UsersRepository {
   private readonly dataSource: DataSource;
 
   constructor(@Inject(SERVICE_RESOURCES) resources: ServiceResources) {
-    this.dataSource = resources.dataSource!;
+    this.dataSource = dataSourceOf(resources);
   }
 
   async create(user: NewUser): Promise<User> {
@@ -59,7 +59,7 @@ export class UsersRepository {
         return created;
       });
     } catch (error) {
-      if ((error as { driverError?: { code?: string } }).driverError?.code === UNIQUE_VIOLATION) {
+      if (isUniqueViolation(error)) {
         throw PlatformError.conflict('A user with this email exists in the tenant');
       }
       throw error;

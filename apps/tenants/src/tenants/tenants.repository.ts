@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { type createTenant, type RequestOf, type Tenant, tenantCreated } from '@strongroom/contracts';
 import {
+  dataSourceOf,
   enqueueEvent,
+  isUniqueViolation,
   PlatformError,
   SERVICE_RESOURCES,
   type ServiceResources,
@@ -18,8 +20,6 @@ interface TenantRow {
   status: Tenant['status'];
   created_at: Date;
 }
-
-const UNIQUE_VIOLATION = '23505';
 
 function tenantOf(row: TenantRow): Tenant {
   return {
@@ -38,7 +38,7 @@ export class TenantsRepository {
   private readonly dataSource: DataSource;
 
   constructor(@Inject(SERVICE_RESOURCES) resources: ServiceResources) {
-    this.dataSource = resources.dataSource!;
+    this.dataSource = dataSourceOf(resources);
   }
 
   /** Inserts the tenant and its `tenants.created` event in one transaction. */
@@ -55,7 +55,7 @@ export class TenantsRepository {
         return tenant;
       });
     } catch (error) {
-      if ((error as { driverError?: { code?: string } }).driverError?.code === UNIQUE_VIOLATION) {
+      if (isUniqueViolation(error)) {
         throw PlatformError.conflict('A tenant with this slug exists', { slug: input.slug });
       }
       throw error;

@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { PlatformError } from '../errors/platform-error';
+import { sqlStateOf } from './sql-errors';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // 40001 serialization_failure, 40P01 deadlock_detected: the transaction may simply be run again.
@@ -45,7 +46,5 @@ async function retryTransient<T>(attempt: () => Promise<T>): Promise<T> {
 }
 
 function isRetryable(error: unknown): boolean {
-  const code = (error as { code?: unknown; driverError?: { code?: unknown } } | null)?.driverError?.code;
-  const direct = (error as { code?: unknown } | null)?.code;
-  return RETRYABLE_SQLSTATES.has(String(code ?? direct));
+  return RETRYABLE_SQLSTATES.has(sqlStateOf(error) ?? '');
 }

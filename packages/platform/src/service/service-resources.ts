@@ -23,3 +23,9 @@ export interface ServiceResources {
   /** The runtime-role DataSource (absent only in the gateway, which owns no data). */
   readonly dataSource?: DataSource;
 }
+
+/** The runtime DataSource of a backend service (every backend has one; the gateway has none). */
+export function dataSourceOf(resources: ServiceResources): DataSource {
+  if (!resources.dataSource) throw new Error(`${resources.service} has no database`);
+  return resources.dataSource;
+}
