@@ -33,11 +33,16 @@ async function queryAs<T>(url: string, work: (client: Client) => Promise<T>): Pr
 describe('provisioning a service database', () => {
   let adminUrl: string;
   const databaseName = `t_provision_${randomBytes(5).toString('hex')}`;
+  // Passwords as `npm start` passes them; an embedded test Postgres (scram-sha-256) needs them too.
+  const passwords = {
+    ownerPassword: randomBytes(18).toString('base64url'),
+    runtimePassword: randomBytes(18).toString('base64url'),
+  };
   let urls: { ownerUrl: string; runtimeUrl: string };
 
   beforeAll(async () => {
     adminUrl = await testAdminUrl();
-    urls = await provisionServiceDatabase({ adminUrl, databaseName });
+    urls = await provisionServiceDatabase({ adminUrl, databaseName, ...passwords });
   });
 
   afterAll(async () => {
@@ -50,7 +55,7 @@ describe('provisioning a service database', () => {
   });
 
   it('is idempotent: provisioning again changes nothing and returns the same URLs', async () => {
-    await expect(provisionServiceDatabase({ adminUrl, databaseName })).resolves.toEqual(urls);
+    await expect(provisionServiceDatabase({ adminUrl, databaseName, ...passwords })).resolves.toEqual(urls);
   });
 
   it('creates an owner and a runtime role that are neither superusers nor RLS-exempt', async () => {
