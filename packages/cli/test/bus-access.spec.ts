@@ -1,5 +1,6 @@
 import {
   BACKEND_SERVICES,
+  BUS_ACCESS,
   BUS_IDENTITIES,
   type BusIdentity,
   busInboxPrefixOf,
@@ -62,14 +63,17 @@ describe('bus permission map', () => {
     for (const other of others(service)) expect(mayPublish(service, `evt.${other}.v1.things.happened`)).toBe(false);
   });
 
-  it('lets backends call auth only (JWKS), and nothing of each other', () => {
-    for (const service of others('auth')) {
-      expect(mayPublish(service, 'auth.v1.jwks.get')).toBe(true);
-      for (const callee of others('auth').filter((other) => other !== service)) {
-        expect(mayPublish(service, `${callee}.v1.health.check`)).toBe(false);
+  it('lets every backend call auth (JWKS), and backends call each other only along declared edges', () => {
+    for (const service of others('auth')) expect(mayPublish(service, 'auth.v1.jwks.get')).toBe(true);
+    for (const caller of BACKEND_SERVICES) {
+      for (const callee of others(caller)) {
+        const declared = BUS_ACCESS[caller].calls.includes(callee);
+        expect([caller, callee, mayPublish(caller, `${callee}.v1.things.do`)]).toEqual([caller, callee, declared]);
       }
     }
-    for (const callee of others('auth')) expect(mayPublish('auth', `${callee}.v1.health.check`)).toBe(false);
+    // The edges today: auth asks tenants whether a tenant exists; nobody else calls sideways.
+    expect(BACKEND_SERVICES.filter((caller) => BUS_ACCESS[caller].calls.some((c) => c !== 'auth'))).toEqual(['auth']);
+    expect(BUS_ACCESS.auth.calls).toEqual(['tenants']);
   });
 
   it('gives each identity its own reply inbox and none of another’s', () => {
@@ -102,10 +106,11 @@ describe('bus permission map', () => {
     }
   });
 
-  it('lets the operator check every backend’s health and call nothing else', () => {
+  it('lets the operator check every backend’s health and call only tenants and auth (to seed)', () => {
     for (const service of BACKEND_SERVICES) {
       expect(mayPublish(OPERATOR_IDENTITY, `${service}.v1.health.check`)).toBe(true);
-      expect(mayPublish(OPERATOR_IDENTITY, `${service}.v1.accounts.create`)).toBe(false);
+      const seeds = service === 'tenants' || service === 'auth';
+      expect(mayPublish(OPERATOR_IDENTITY, `${service}.v1.accounts.create`)).toBe(seeds);
     }
   });
 

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { PlatformError } from '../errors/platform-error';
 import { databaseRoles, quoteIdentifier, quoteLiteral } from './identifiers';
 
 export interface ProvisionOptions {
@@ -37,6 +38,8 @@ export async function provisionServiceDatabase(options: ProvisionOptions): Promi
     owner: options.ownerRole ?? databaseRoles(options.databaseName).owner,
     runtime: options.runtimeRole ?? databaseRoles(options.databaseName).runtime,
   };
+  // DESIGN "Data": the runtime role is not the owner, or RLS and the append-only grants mean nothing.
+  if (roles.owner === roles.runtime) throw PlatformError.validation('the runtime role must not be the owner role');
   const owner = quoteIdentifier(roles.owner);
   const runtime = quoteIdentifier(roles.runtime);
 
