@@ -6,4 +6,5 @@ export * from './health';
 export * from './permissions';
 export * from './services';
 export * from './tenants';
+export * from './tokens';
 export * from './users';

@@ -7,6 +7,7 @@ export const PERMISSIONS = {
   'tenants.tenants.create': 'Create tenants',
   'tenants.tenants.read': 'Read a tenant',
   'auth.users.create': 'Create users in a tenant',
+  'auth.jwks.read': 'Read the public token-signing keys',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -1,5 +1,6 @@
 export * from './bus';
 export * from './config';
+export * from './credentials';
 export * from './crypto';
 export * from './db';
 export * from './errors';

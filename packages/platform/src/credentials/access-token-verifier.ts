@@ -1,0 +1,55 @@
+import { ACCESS_TOKEN_ALGORITHMS, accessTokenClaimsSchema } from '@strongroom/contracts';
+import { errors as joseErrors, jwtVerify } from 'jose';
+import { PlatformError } from '../errors/platform-error';
+import type { JwksCache } from './jwks-cache';
+import { type Principal, principalOf } from './principal';
+import type { RevocationList } from './revocation-list';
+
+export interface AccessTokenVerifierOptions {
+  /** The gateway's public base URL (the OIDC issuer). */
+  issuer: string;
+  /** This platform's API audience. */
+  audience: string;
+  jwks: JwksCache;
+  revocations: RevocationList;
+  clockToleranceSeconds?: number;
+}
+
+const CLOCK_TOLERANCE_SECONDS_DEFAULT = 5;
+// A JWT longer than this is not one of ours; refusing early bounds the work an attacker can cause.
+const TOKEN_LENGTH_MAX = 8_192;
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+
+/**
+ * Verifies the caller's access token in every service (zero trust: the gateway is not
+ * believed blindly): signature against the auth service's keys with an algorithm allowlist,
+ * issuer, audience, expiry, the claims' shape, and the revocation list. Every failure is the
+ * same UNAUTHENTICATED answer, so a caller learns nothing about which check failed.
+ */
+export class AccessTokenVerifier {
+  constructor(private readonly options: AccessTokenVerifierOptions) {}
+
+  async verify(authorization: string | undefined): Promise<Principal> {
+    const token = authorization !== undefined && authorization.length <= TOKEN_LENGTH_MAX ? BEARER.exec(authorization)?.[1] : undefined;
+    if (token === undefined) throw PlatformError.unauthenticated();
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(token, this.options.jwks.resolve, {
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        algorithms: [...ACCESS_TOKEN_ALGORITHMS],
+        clockTolerance: this.options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS_DEFAULT,
+        requiredClaims: ['exp', 'iat', 'jti', 'sub'],
+        typ: 'at+jwt',
+      }));
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw PlatformError.unauthenticated();
+      throw error;
+    }
+    const claims = accessTokenClaimsSchema.safeParse(payload);
+    if (!claims.success) throw PlatformError.unauthenticated();
+    const principal = principalOf(claims.data);
+    if (this.options.revocations.isRevoked(principal)) throw PlatformError.unauthenticated();
+    return principal;
+  }
+}

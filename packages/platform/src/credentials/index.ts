@@ -1,0 +1,4 @@
+export * from './access-token-verifier';
+export * from './jwks-cache';
+export * from './principal';
+export * from './revocation-list';
