@@ -30,7 +30,10 @@ export class AccessTokenVerifier {
   constructor(private readonly options: AccessTokenVerifierOptions) {}
 
   async verify(authorization: string | undefined): Promise<Principal> {
-    const token = authorization !== undefined && authorization.length <= TOKEN_LENGTH_MAX ? BEARER.exec(authorization)?.[1] : undefined;
+    const token =
+      authorization !== undefined && authorization.length <= TOKEN_LENGTH_MAX
+        ? BEARER.exec(authorization)?.[1]
+        : undefined;
     if (token === undefined) throw PlatformError.unauthenticated();
     let payload: unknown;
     try {

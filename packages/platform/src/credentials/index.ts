@@ -1,4 +1,5 @@
 export * from './access-token-verifier';
 export * from './jwks-cache';
 export * from './principal';
+export * from './revocation-feed';
 export * from './revocation-list';

@@ -1,5 +1,5 @@
 import { jwksSchema, type PublicJwks } from '@strongroom/contracts';
-import { createLocalJWKSet, type JWSHeaderParameters, type FlattenedJWSInput, type CryptoKey } from 'jose';
+import { type CryptoKey, createLocalJWKSet, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
 
 export interface JwksCacheOptions {
   /** How the keys are fetched (from the auth service over the bus). */
