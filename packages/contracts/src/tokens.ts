@@ -62,10 +62,30 @@ export const getJwks = defineRequest({
 export const tokensRevoked = defineEvent({
   subject: 'evt.auth.v1.tokens.revoked',
   payload: z.discriminatedUnion('scope', [
-    z.object({ scope: z.literal('token'), tokenId: z.string().min(1), revokedAt: z.iso.datetime(), expiresAt: z.iso.datetime() }),
-    z.object({ scope: z.literal('subject'), subject: z.string().min(1), revokedAt: z.iso.datetime(), expiresAt: z.iso.datetime() }),
-    z.object({ scope: z.literal('client'), clientId: z.string().min(1), revokedAt: z.iso.datetime(), expiresAt: z.iso.datetime() }),
-    z.object({ scope: z.literal('tenant'), tenantId: tenantIdSchema, revokedAt: z.iso.datetime(), expiresAt: z.iso.datetime() }),
+    z.object({
+      scope: z.literal('token'),
+      tokenId: z.string().min(1),
+      revokedAt: z.iso.datetime(),
+      expiresAt: z.iso.datetime(),
+    }),
+    z.object({
+      scope: z.literal('subject'),
+      subject: z.string().min(1),
+      revokedAt: z.iso.datetime(),
+      expiresAt: z.iso.datetime(),
+    }),
+    z.object({
+      scope: z.literal('client'),
+      clientId: z.string().min(1),
+      revokedAt: z.iso.datetime(),
+      expiresAt: z.iso.datetime(),
+    }),
+    z.object({
+      scope: z.literal('tenant'),
+      tenantId: tenantIdSchema,
+      revokedAt: z.iso.datetime(),
+      expiresAt: z.iso.datetime(),
+    }),
   ]),
   summary: 'Access tokens were revoked',
 });

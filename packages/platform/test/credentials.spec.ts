@@ -1,6 +1,6 @@
-import type { PublicJwks } from '@strongroom/contracts';
-import { exportJWK, generateKeyPair, type JWK, SignJWT, type CryptoKey } from 'jose';
 import { createHmac, randomUUID } from 'node:crypto';
+import type { PublicJwks } from '@strongroom/contracts';
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { AccessTokenVerifier, JwksCache, RevocationList } from '../src';
 
 const ISSUER = 'https://api.strongroom.test';
@@ -137,17 +137,32 @@ describe('access token verification in every service', () => {
     await refused(`Bearer ${byId}`);
 
     const forClient = await token(current, { client_id: 'client-9' });
-    revocations.apply({ scope: 'client', clientId: 'client-9', revokedAt: new Date(Date.now() + 1_000).toISOString(), expiresAt: later });
+    revocations.apply({
+      scope: 'client',
+      clientId: 'client-9',
+      revokedAt: new Date(Date.now() + 1_000).toISOString(),
+      expiresAt: later,
+    });
     await refused(`Bearer ${forClient}`);
 
-    revocations.apply({ scope: 'tenant', tenantId, revokedAt: new Date(Date.now() + 1_000).toISOString(), expiresAt: later });
+    revocations.apply({
+      scope: 'tenant',
+      tenantId,
+      revokedAt: new Date(Date.now() + 1_000).toISOString(),
+      expiresAt: later,
+    });
     await refused(`Bearer ${await token(current)}`);
   });
 
   it('accepts a token issued after its subject was revoked, and forgets revocations once they expire', () => {
     const list = new RevocationList();
     const revokedAt = new Date('2026-01-01T00:00:00Z');
-    list.apply({ scope: 'subject', subject: 'user-1', revokedAt: revokedAt.toISOString(), expiresAt: '2026-01-01T01:00:00Z' });
+    list.apply({
+      scope: 'subject',
+      subject: 'user-1',
+      revokedAt: revokedAt.toISOString(),
+      expiresAt: '2026-01-01T01:00:00Z',
+    });
     const principal = {
       subject: 'user-1',
       tenantId,
