@@ -31,5 +31,5 @@ export function figure(name: string, value: number, unit: string, baselineName: 
 }
 
 export function formatFigure(f: Figure): string {
-  return `${f.name}: ${Math.round(f.value)} ${f.unit} (${f.ratio.toFixed(2)}x ${f.baseline.name} at ${Math.round(f.baseline.value)} ${f.unit})`;
+  return `${f.name}: ${Math.round(f.value)} ${f.unit} (${f.ratio < 0.1 ? f.ratio.toPrecision(2) : f.ratio.toFixed(2)}x ${f.baseline.name} at ${Math.round(f.baseline.value)} ${f.unit})`;
 }

@@ -25,6 +25,7 @@ import {
 import { acquireTestPostgres, createTestDatabase, startTestNats, TEST_ADMIN_URL_VARIABLE } from '@strongroom/testing';
 import { Pool } from 'pg';
 import { z } from 'zod';
+import { benchJwtVerification, benchRevocationPropagation } from './credentials.bench';
 import { type Figure, figure, throughputPerSecond } from './measure';
 
 const echo = defineRequest({
@@ -61,7 +62,13 @@ export async function runPlatformBenchmarks(log: (line: string) => void): Promis
   process.env[TEST_ADMIN_URL_VARIABLE] = postgres.adminUrl;
   const nats = await startTestNats();
   try {
-    return [await benchBus(nats, log), await benchOutbox(nats, log), await benchEnvelope(log)];
+    return [
+      await benchBus(nats, log),
+      await benchOutbox(nats, log),
+      await benchEnvelope(log),
+      await benchJwtVerification(log),
+      await benchRevocationPropagation(nats, log),
+    ];
   } finally {
     await nats.stop();
     await postgres.stop();
