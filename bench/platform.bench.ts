@@ -66,7 +66,7 @@ export async function runPlatformBenchmarks(log: (line: string) => void): Promis
       await benchBus(nats, log),
       await benchOutbox(nats, log),
       await benchEnvelope(log),
-      await benchJwtVerification(log),
+      ...(await benchJwtVerification(log)),
       await benchRevocationPropagation(nats, log),
     ];
   } finally {

@@ -179,3 +179,32 @@ describe('access token verification in every service', () => {
     expect(list.size).toBe(0);
   });
 });
+
+describe('the verified-token cache', () => {
+  it('never lets a cached token outlive its expiry or its revocation', async () => {
+    const key = await signingKey('k1');
+    const revocations = new RevocationList();
+    const verifier = new AccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      jwks: new JwksCache({ fetchJwks: async () => ({ keys: [key.publicJwk as PublicJwks['keys'][number]] }) }),
+      revocations,
+      clockToleranceSeconds: 0,
+    });
+    const shortLived = await token(key, {}, '2s');
+    const principal = await verifier.verify(`Bearer ${shortLived}`);
+    await expect(verifier.verify(`Bearer ${shortLived}`)).resolves.toEqual(principal);
+    revocations.apply({
+      scope: 'token',
+      tokenId: principal.tokenId,
+      revokedAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+    });
+    await expect(verifier.verify(`Bearer ${shortLived}`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+
+    const expiring = await token(key, {}, '1s');
+    await verifier.verify(`Bearer ${expiring}`);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    await expect(verifier.verify(`Bearer ${expiring}`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+});

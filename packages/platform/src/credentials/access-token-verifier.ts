@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ACCESS_TOKEN_ALGORITHMS, accessTokenClaimsSchema } from '@strongroom/contracts';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { PlatformError } from '../errors/platform-error';
@@ -13,9 +14,12 @@ export interface AccessTokenVerifierOptions {
   jwks: JwksCache;
   revocations: RevocationList;
   clockToleranceSeconds?: number;
+  /** Verified tokens remembered (by SHA-256 of the token) so a client's repeated calls skip the signature check. */
+  cacheEntriesMax?: number;
 }
 
 const CLOCK_TOLERANCE_SECONDS_DEFAULT = 5;
+const CACHE_ENTRIES_MAX_DEFAULT = 10_000;
 // A JWT longer than this is not one of ours; refusing early bounds the work an attacker can cause.
 const TOKEN_LENGTH_MAX = 8_192;
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
@@ -27,6 +31,10 @@ const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
  * same UNAUTHENTICATED answer, so a caller learns nothing about which check failed.
  */
 export class AccessTokenVerifier {
+  // Insertion-ordered, oldest evicted first. Expiry and revocation are checked on every hit,
+  // so the cache never extends what a token may do.
+  private readonly verified = new Map<string, Principal>();
+
   constructor(private readonly options: AccessTokenVerifierOptions) {}
 
   async verify(authorization: string | undefined): Promise<Principal> {
@@ -35,6 +43,18 @@ export class AccessTokenVerifier {
         ? BEARER.exec(authorization)?.[1]
         : undefined;
     if (token === undefined) throw PlatformError.unauthenticated();
+    const cacheKey = createHash('sha256').update(token).digest('base64url');
+    const principal = this.verified.get(cacheKey) ?? (await this.verifySignedToken(token, cacheKey));
+    const toleranceMs = (this.options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS_DEFAULT) * 1000;
+    if (principal.expiresAt.getTime() + toleranceMs <= Date.now()) {
+      this.verified.delete(cacheKey);
+      throw PlatformError.unauthenticated();
+    }
+    if (this.options.revocations.isRevoked(principal)) throw PlatformError.unauthenticated();
+    return principal;
+  }
+
+  private async verifySignedToken(token: string, cacheKey: string): Promise<Principal> {
     let payload: unknown;
     try {
       ({ payload } = await jwtVerify(token, this.options.jwks.resolve, {
@@ -52,7 +72,11 @@ export class AccessTokenVerifier {
     const claims = accessTokenClaimsSchema.safeParse(payload);
     if (!claims.success) throw PlatformError.unauthenticated();
     const principal = principalOf(claims.data);
-    if (this.options.revocations.isRevoked(principal)) throw PlatformError.unauthenticated();
+    if (this.verified.size >= (this.options.cacheEntriesMax ?? CACHE_ENTRIES_MAX_DEFAULT)) {
+      const oldest = this.verified.keys().next();
+      if (!oldest.done) this.verified.delete(oldest.value);
+    }
+    this.verified.set(cacheKey, principal);
     return principal;
   }
 }
