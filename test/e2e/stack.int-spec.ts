@@ -79,6 +79,17 @@ describe('the running stack', () => {
     expect(handled?.parentSpanId).toBe(sent?.spanId);
   });
 
+  it('sends security headers on every response (HSTS one year, no framing, no sniffing)', async () => {
+    for (const path of ['/health', '/no/such/route']) {
+      const response = await fetch(`${stack.gatewayUrl}${path}`);
+      expect(response.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('x-frame-options')).toBe('DENY');
+      expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(response.headers.get('x-powered-by')).toBeNull();
+    }
+  });
+
   it('answers an unknown route with 404 problem+json and echoes the request id', async () => {
     const response = await fetch(`${stack.gatewayUrl}/no/such/route`, { headers: { 'x-request-id': 'req-e2e-1' } });
     expect(response.status).toBe(404);

@@ -22,6 +22,7 @@ import { GatewayModule } from './gateway.module';
 import { type GatewayConfig, gatewayConfigSchema } from './gateway-config';
 import { ProblemFilter } from './http/problem.filter';
 import { requestIdOf, traceRequests } from './http/request-tracing';
+import { applySecurityHeaders } from './http/security-headers';
 
 export interface RunningGateway {
   app: NestFastifyApplication;
@@ -67,6 +68,7 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
     { logger: new NestPinoLogger(logger) },
   );
   app.useGlobalFilters(new ProblemFilter(logger));
+  await applySecurityHeaders(app);
   traceRequests(app.getHttpAdapter().getInstance());
   await app.listen({ host: config.HOST, port: config.PORT });
   const url = await app.getUrl();
