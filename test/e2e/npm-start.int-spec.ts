@@ -107,6 +107,17 @@ describe('npm start', () => {
     const stopMs = await interruptAndWait(child);
     expect(processesOf(stateDir)).toEqual([]);
     expect(stopMs).toBeLessThan(STOP_DEADLINE_MS);
+
+    // No password the stack generated (database roles, demo admin) appears in any service log.
+    const credentials = JSON.parse(readFileSync(join(stateDir, 'credentials.json'), 'utf8')) as Record<string, string>;
+    const secrets = Object.entries(credentials)
+      .filter(([name]) => name !== 'demo-tenant-id')
+      .map(([, value]) => value);
+    const logs = readdirSync(join(stateDir, 'logs')).map((file) => readFileSync(join(stateDir, 'logs', file), 'utf8'));
+    expect(logs.join('').length).toBeGreaterThan(0);
+    for (const secret of [...secrets, demo.adminPassword].filter((value) => value.length >= 16)) {
+      expect(logs.some((log) => log.includes(secret))).toBe(false);
+    }
   }, 240_000);
 
   it('reuses the existing state on a second start', async () => {
