@@ -36,7 +36,7 @@ export async function benchJwtVerification(log: (line: string) => void): Promise
       .sign(privateKey);
   // First seen: every token verified in full (signature). Repeat: a client's next calls with its token.
   const tokens = await Promise.all(Array.from({ length: VERIFICATIONS }, sign));
-  const cold = await throughputPerSecond(VERIFICATIONS, 1, (i) => verifier.verify(`Bearer ${tokens[i]}`));
+  const cold = await throughputPerSecond(VERIFICATIONS, 16, (i) => verifier.verify(`Bearer ${tokens[i]}`));
   const warm = await throughputPerSecond(VERIFICATIONS, 1, (i) => verifier.verify(`Bearer ${tokens[i % 100]}`));
   const token = tokens[0]!;
 
@@ -46,7 +46,8 @@ export async function benchJwtVerification(log: (line: string) => void): Promise
   const bare = await throughputPerSecond(VERIFICATIONS, 1, async () =>
     createVerify('SHA256').update(message).verify(pair.publicKey, signature),
   );
-  log(`jwt: ${VERIFICATIONS} verifications on one core`);
+  // WebCrypto verifies on the libuv pool, so a service with requests in flight uses both cores.
+  log(`jwt: ${VERIFICATIONS} verifications, 16 in flight (first seen) and one at a time (repeat, cached)`);
   return [
     figure('credentials.jwt_verifications_first_seen', cold, 'verifications/s', 'bare ECDSA P-256 verify', bare),
     figure('credentials.jwt_verifications_repeat', warm, 'verifications/s', 'bare ECDSA P-256 verify', bare),
