@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Controller, Module } from '@nestjs/common';
@@ -159,9 +159,10 @@ async function benchEnvelope(log: (line: string) => void) {
   const database = await createTestDatabase('bench_keys');
   const pool = new Pool({ connectionString: database.ownerUrl, max: 2 });
   await pool.query(DATA_KEYS_TABLE_SQL);
+  const secretsDir = mkdtempSync(join(tmpdir(), 'strongroom-bench-secrets-'));
   const envelope = new EnvelopeEncryption({
     transit: new LocalSecretsProvider({
-      stateDir: mkdtempSync(join(tmpdir(), 'strongroom-bench-secrets-')),
+      stateDir: secretsDir,
       logger: createLogger({ service: 'bench', level: 'silent' }),
       nodeEnv: 'test',
     }),
@@ -174,5 +175,6 @@ async function benchEnvelope(log: (line: string) => void) {
   log(`envelope: ${ENCRYPTIONS} encrypt+decrypt round trips of 1 KiB`);
   await pool.end();
   await database.drop();
+  rmSync(secretsDir, { recursive: true, force: true });
   return figure('crypto.envelope_round_trip', envelopeRate, 'ops/s', 'bare AES-256-GCM', bare);
 }

@@ -24,7 +24,8 @@ for (const [name, command, args] of steps) {
 }
 
 console.log('\n[strongroom] jest');
-const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'strongroom-jest-')), 'report.json');
+const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'strongroom-jest-'));
+const report = path.join(reportDir, 'report.json');
 const status = run(bin('jest'), ['--ci', '--json', `--outputFile=${report}`, ...process.argv.slice(2)]);
 let passed = 0;
 let failed = 0;
@@ -35,6 +36,7 @@ try {
 } catch {
   failed = 1;
 }
+fs.rmSync(reportDir, { recursive: true, force: true });
 if (status !== 0 && failed === 0) failed = 1;
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(status === 0 && failed === 0 ? 0 : 1);

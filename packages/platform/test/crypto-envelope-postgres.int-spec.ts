@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@strongroom/testing';
@@ -17,6 +17,7 @@ describe('envelope encryption with data keys stored in Postgres', () => {
   let pool: Pool;
   let envelope: EnvelopeEncryption;
   let repository: PgDataKeyRepository;
+  const secretsDir = mkdtempSync(join(tmpdir(), 'strongroom-keys-'));
 
   beforeAll(async () => {
     database = await createTestDatabase('data_keys');
@@ -25,7 +26,7 @@ describe('envelope encryption with data keys stored in Postgres', () => {
     repository = new PgDataKeyRepository(pool);
     envelope = new EnvelopeEncryption({
       transit: new LocalSecretsProvider({
-        stateDir: mkdtempSync(join(tmpdir(), 'strongroom-keys-')),
+        stateDir: secretsDir,
         logger: createLogger({ service: 'test', level: 'silent' }),
         nodeEnv: 'test',
       }),
@@ -36,6 +37,7 @@ describe('envelope encryption with data keys stored in Postgres', () => {
   afterAll(async () => {
     await pool?.end();
     await database?.drop();
+    rmSync(secretsDir, { recursive: true, force: true });
   });
 
   it('round-trips, keeps old ciphertexts readable after rotation, and stores only wrapped keys', async () => {
