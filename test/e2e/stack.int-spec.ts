@@ -144,6 +144,14 @@ describe('the running stack', () => {
           roles: ['viewer'],
         }),
       ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(
+        bus.request(createUser, {
+          tenantId: stack.demo.tenantId,
+          email: 'weak@example.test',
+          password: 'password1234',
+          roles: ['viewer'],
+        }),
+      ).rejects.toMatchObject({ code: 'VALIDATION', details: { violations: ['common_password'] } });
 
       const tenant = await bus.request(createTenant, {
         slug: `t-${randomBytes(3).toString('hex')}`,

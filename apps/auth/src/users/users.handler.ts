@@ -1,7 +1,14 @@
 import { Controller, Inject } from '@nestjs/common';
 import { createUser, getTenant, type RequestOf, type User } from '@strongroom/contracts';
-import { type BusRequestContext, Handles, SERVICE_RESOURCES, type ServiceResources } from '@strongroom/platform';
-import { hashPassword } from './password-hashing';
+import {
+  type BusRequestContext,
+  Handles,
+  PlatformError,
+  SERVICE_RESOURCES,
+  type ServiceResources,
+} from '@strongroom/platform';
+import { hashPassword } from '../passwords/password-hashing';
+import { checkPasswordPolicy } from '../passwords/password-policy';
 import { UsersRepository } from './users.repository';
 
 @Controller()
@@ -11,9 +18,15 @@ export class UsersHandler {
     @Inject(SERVICE_RESOURCES) private readonly resources: ServiceResources,
   ) {}
 
-  /** NOT_FOUND when the tenant does not exist (asked of the tenants service), CONFLICT on a taken email. */
+  /**
+   * VALIDATION naming every password rule broken (common password, email in it, length), NOT_FOUND
+   * when the tenant does not exist (asked of the tenants service), CONFLICT on a taken email.
+   */
   @Handles(createUser)
   async create(input: RequestOf<typeof createUser>, context: BusRequestContext): Promise<User> {
+    const policy = checkPasswordPolicy(input.password, { email: input.email });
+    if (!policy.ok)
+      throw PlatformError.validation('The password breaks the password policy', { violations: policy.violations });
     await this.resources.bus.request(
       getTenant,
       { tenantId: input.tenantId },
