@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { type User, userCreated } from '@strongroom/contracts';
 import {
+  conflictOnDuplicate,
   dataSourceOf,
   enqueueEvent,
-  isUniqueViolation,
   PlatformError,
   SERVICE_RESOURCES,
   type ServiceResources,
@@ -47,22 +47,19 @@ export class UsersRepository {
   }
 
   async create(user: NewUser): Promise<User> {
-    try {
-      return await withTenant(this.dataSource, user.tenantId, async (manager) => {
-        const rows: UserRow[] = await manager.query(
-          `INSERT INTO users (id, tenant_id, email, password_hash, roles) VALUES ($1, $2, $3, $4, $5)
+    return conflictOnDuplicate(
+      () =>
+        withTenant(this.dataSource, user.tenantId, async (manager) => {
+          const rows: UserRow[] = await manager.query(
+            `INSERT INTO users (id, tenant_id, email, password_hash, roles) VALUES ($1, $2, $3, $4, $5)
            RETURNING id, tenant_id, email, roles, created_at`,
-          [randomUUID(), user.tenantId, user.email, user.passwordHash, user.roles],
-        );
-        const created = userOf(rows[0]!);
-        await enqueueEvent(manager, userCreated, created, { tenantId: user.tenantId });
-        return created;
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) {
-        throw PlatformError.conflict('A user with this email exists in the tenant');
-      }
-      throw error;
-    }
+            [randomUUID(), user.tenantId, user.email, user.passwordHash, user.roles],
+          );
+          const created = userOf(rows[0]!);
+          await enqueueEvent(manager, userCreated, created, { tenantId: user.tenantId });
+          return created;
+        }),
+      () => PlatformError.conflict('A user with this email exists in the tenant'),
+    );
   }
 }

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { type createTenant, type RequestOf, type Tenant, tenantCreated } from '@strongroom/contracts';
 import {
+  conflictOnDuplicate,
   dataSourceOf,
   enqueueEvent,
-  isUniqueViolation,
   PlatformError,
   SERVICE_RESOURCES,
   type ServiceResources,
@@ -44,22 +44,19 @@ export class TenantsRepository {
   /** Inserts the tenant and its `tenants.created` event in one transaction. */
   async create(input: RequestOf<typeof createTenant>): Promise<Tenant> {
     const id = randomUUID();
-    try {
-      return await withTenant(this.dataSource, id, async (manager) => {
-        const rows: TenantRow[] = await manager.query(
-          'INSERT INTO tenants (id, slug, name, region) VALUES ($1, $2, $3, $4) RETURNING *',
-          [id, input.slug, input.name, input.region],
-        );
-        const tenant = tenantOf(rows[0]!);
-        await enqueueEvent(manager, tenantCreated, tenant, { tenantId: id });
-        return tenant;
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) {
-        throw PlatformError.conflict('A tenant with this slug exists', { slug: input.slug });
-      }
-      throw error;
-    }
+    return conflictOnDuplicate(
+      () =>
+        withTenant(this.dataSource, id, async (manager) => {
+          const rows: TenantRow[] = await manager.query(
+            'INSERT INTO tenants (id, slug, name, region) VALUES ($1, $2, $3, $4) RETURNING *',
+            [id, input.slug, input.name, input.region],
+          );
+          const tenant = tenantOf(rows[0]!);
+          await enqueueEvent(manager, tenantCreated, tenant, { tenantId: id });
+          return tenant;
+        }),
+      () => PlatformError.conflict('A tenant with this slug exists', { slug: input.slug }),
+    );
   }
 
   async find(tenantId: string): Promise<Tenant | undefined> {
