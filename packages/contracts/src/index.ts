@@ -4,6 +4,7 @@ export * from './errors';
 export * from './headers';
 export * from './health';
 export * from './permissions';
+export * from './request-signing';
 export * from './services';
 export * from './tenants';
 export * from './tokens';
