@@ -9,21 +9,12 @@ import {
   parseApiKey,
   randomBase62,
 } from '../src/api-keys/api-key-format';
+import { apiKeyFailureOf } from './support/api-key-failure';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const base62 = (length: number) =>
   fc.string({ unit: fc.constantFrom(...BASE62.split('')), minLength: length, maxLength: length });
 const environment = fc.constantFrom<Environment>('sandbox', 'production');
-
-function failureOf(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ApiKeyError) return error.code;
-    throw error;
-  }
-  return 'accepted';
-}
 
 describe('API key format', () => {
   it('generates sr_test_ keys for sandbox and sr_live_ keys for production, of one fixed length', () => {
@@ -88,11 +79,11 @@ describe('API key format', () => {
           const index = position % key.length;
           if (key[index] === replacement) return;
           const typo = `${key.slice(0, index)}${replacement}${key.slice(index + 1)}`;
-          expect(['MALFORMED', 'CHECKSUM_MISMATCH']).toContain(failureOf(() => parseApiKey(typo)));
+          expect(['MALFORMED', 'CHECKSUM_MISMATCH']).toContain(apiKeyFailureOf(() => parseApiKey(typo)));
           const next = key[index + 1];
           if (next === undefined || next === key[index]) return;
           const swapped = `${key.slice(0, index)}${next}${key[index]}${key.slice(index + 2)}`;
-          expect(['MALFORMED', 'CHECKSUM_MISMATCH']).toContain(failureOf(() => parseApiKey(swapped)));
+          expect(['MALFORMED', 'CHECKSUM_MISMATCH']).toContain(apiKeyFailureOf(() => parseApiKey(swapped)));
         },
       ),
       { numRuns: 300 },
@@ -118,16 +109,16 @@ describe('API key format', () => {
     ];
     for (const candidate of cases) {
       if (candidate === key) continue;
-      expect(['MALFORMED', 'CHECKSUM_MISMATCH']).toContain(failureOf(() => parseApiKey(candidate)));
+      expect(['MALFORMED', 'CHECKSUM_MISMATCH']).toContain(apiKeyFailureOf(() => parseApiKey(candidate)));
     }
   });
 
   it('refuses a sandbox key for a production resource and the other way round, before any lookup', () => {
     const sandbox = generateApiKey('sandbox').apiKey;
     const production = generateApiKey('production').apiKey;
-    expect(failureOf(() => parseApiKey(sandbox, 'production'))).toBe('WRONG_ENVIRONMENT');
-    expect(failureOf(() => parseApiKey(production, 'sandbox'))).toBe('WRONG_ENVIRONMENT');
-    expect(failureOf(() => parseApiKey(sandbox, 'sandbox'))).toBe('accepted');
+    expect(apiKeyFailureOf(() => parseApiKey(sandbox, 'production'))).toBe('WRONG_ENVIRONMENT');
+    expect(apiKeyFailureOf(() => parseApiKey(production, 'sandbox'))).toBe('WRONG_ENVIRONMENT');
+    expect(apiKeyFailureOf(() => parseApiKey(sandbox, 'sandbox'))).toBe('accepted');
   });
 
   it('never puts the presented key or its secret in an error', () => {
