@@ -90,6 +90,22 @@ describe('the running stack', () => {
     }
   });
 
+  it.each([
+    ['a malformed URL', '/health/%ff%fe', { method: 'GET' }, 400],
+    ['invalid JSON', '/health', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{bad' }, 400],
+    [
+      'a body over the limit',
+      '/health',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: `"${'a'.repeat(2_000_000)}"` },
+      413,
+    ],
+  ])('answers %s with problem+json, not a 500', async (_case, path, init, status) => {
+    const response = await fetch(`${stack.gatewayUrl}${path}`, init as RequestInit);
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(await response.json()).toMatchObject({ status, requestId: expect.any(String) });
+  });
+
   it('answers an unknown route with 404 problem+json and echoes the request id', async () => {
     const response = await fetch(`${stack.gatewayUrl}/no/such/route`, { headers: { 'x-request-id': 'req-e2e-1' } });
     expect(response.status).toBe(404);

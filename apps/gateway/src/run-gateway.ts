@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { PLATFORM_VERSION } from '@strongroom/contracts';
+import { HEADERS, PLATFORM_VERSION } from '@strongroom/contracts';
 import {
   BusClient,
   busTlsFilesFor,
@@ -18,9 +18,11 @@ import {
   startOpsServer,
   startTelemetry,
 } from '@strongroom/platform';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayModule } from './gateway.module';
 import { type GatewayConfig, gatewayConfigSchema } from './gateway-config';
 import { ProblemFilter } from './http/problem.filter';
+import { problemFromError } from './http/problem-details';
 import { requestIdOf, traceRequests } from './http/request-tracing';
 import { applySecurityHeaders } from './http/security-headers';
 
@@ -61,6 +63,15 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
     logger: false,
     // Behind a proxy the operator opts in explicitly (issue 5 adds the trusted-proxy list).
     trustProxy: false,
+    // Errors Fastify raises before routing (a malformed URL) are problems too, not its own JSON.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      const problem = problemFromError(error, String(request.id));
+      void reply
+        .status(problem.status)
+        .header('content-type', 'application/problem+json')
+        .header(HEADERS.requestId, String(request.id))
+        .send(problem);
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     serviceRootModule(GatewayModule.withConfig(config), resources),
