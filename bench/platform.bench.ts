@@ -33,6 +33,8 @@ const echo = defineRequest({
   request: z.object({ accountId: z.uuid(), amountMinor: z.number().int() }).strict(),
   response: z.object({ accountId: z.uuid(), amountMinor: z.number().int() }),
   permission: 'platform.health.read',
+  // Public: this figure is the bus path alone; token verification has its own figures (credentials.bench).
+  authentication: 'none',
   summary: 'Benchmark echo',
 });
 const benchEvent = defineEvent({

@@ -117,15 +117,18 @@ describe('the running stack', () => {
   describe('tenants and users over the bus', () => {
     let operator: import('nats').NatsConnection;
     let bus: import('@strongroom/platform').BusClient;
+    let anonymous: import('@strongroom/platform').BusClient;
 
     beforeAll(async () => {
-      const { BusClient, busTlsFilesFor, connectBus } = await import('@strongroom/platform');
+      const { BusClient, busTlsFilesFor, connectBus, serviceCredentialsOverBus } = await import('@strongroom/platform');
       operator = await connectBus({
         servers: stack.natsUrl,
         tls: busTlsFilesFor(join(stateDir, 'pki'), 'strongroom-admin'),
         name: 'e2e-operator',
       });
-      bus = new BusClient(operator, { defaultTimeoutMs: 10_000 });
+      anonymous = new BusClient(operator, { defaultTimeoutMs: 10_000 });
+      // Every call needs a token now: the operator's own, from auth, as the seed uses it.
+      bus = new BusClient(operator, { defaultTimeoutMs: 10_000, actingAs: serviceCredentialsOverBus(anonymous) });
     });
 
     afterAll(async () => {
@@ -138,6 +141,24 @@ describe('the running stack', () => {
         slug: stack.demo.tenantSlug,
         status: 'active',
       });
+    });
+
+    it('refuses a call without a token in every service (deny by default)', async () => {
+      const { createTenant, createUser, getTenant } = await import('@strongroom/contracts');
+      await expect(anonymous.request(getTenant, { tenantId: stack.demo.tenantId })).rejects.toMatchObject({
+        code: 'UNAUTHENTICATED',
+      });
+      await expect(
+        anonymous.request(createTenant, { slug: 'anonymous', name: 'x', region: 'ke' }),
+      ).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+      await expect(
+        anonymous.request(createUser, {
+          tenantId: stack.demo.tenantId,
+          email: 'anonymous@example.test',
+          password: 'a long enough password',
+          roles: ['viewer'],
+        }),
+      ).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     });
 
     it('refuses a second tenant with the same slug, and a malformed slug', async () => {

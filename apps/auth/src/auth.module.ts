@@ -1,13 +1,19 @@
 import { Module } from '@nestjs/common';
 import { healthControllerFor } from '@strongroom/platform';
+import { ClientsHandler } from './clients/clients.handler';
+import { ClientsRepository } from './clients/clients.repository';
+import { OidcStoreCleanup, oidcProviders } from './oidc/oidc.providers';
+import { OidcExchangeHandler } from './oidc/oidc-exchange.handler';
+import { ServiceTokensModule } from './service-tokens/service-tokens.module';
 import { JwksHandler } from './signing-keys/jwks.handler';
 import { SigningKeyStore } from './signing-keys/signing-key-store';
 import { UsersHandler } from './users/users.handler';
 import { UsersRepository } from './users/users.repository';
 
-/** The auth service: users with argon2id passwords today; OAuth2/OIDC, MFA and keys arrive with their issue. */
+/** The auth service: OAuth2/OIDC (oidc-provider), clients, users, token-signing keys. */
 @Module({
-  controllers: [healthControllerFor('auth'), UsersHandler, JwksHandler],
-  providers: [UsersRepository, SigningKeyStore],
+  imports: [ServiceTokensModule],
+  controllers: [healthControllerFor('auth'), UsersHandler, JwksHandler, OidcExchangeHandler, ClientsHandler],
+  providers: [UsersRepository, SigningKeyStore, ClientsRepository, OidcStoreCleanup, ...oidcProviders],
 })
 export class AuthModule {}

@@ -3,6 +3,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { HEADERS, PLATFORM_VERSION } from '@strongroom/contracts';
 import {
   BusClient,
+  busCredentialSources,
   busTlsFilesFor,
   connectBus,
   createLogger,
@@ -16,6 +17,7 @@ import {
   type ServiceResources,
   serviceRootModule,
   startOpsServer,
+  startProcessCredentials,
   startTelemetry,
 } from '@strongroom/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -46,6 +48,15 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
     tls: busTlsFilesFor(pkiDirOf(config), 'gateway'),
     name: 'gateway',
   });
+  const bus = new BusClient(connection, { defaultTimeoutMs: config.BUS_TIMEOUT_MS });
+  // The gateway verifies its clients' tokens too (and forwards them): same verifier, same revocation feed.
+  const credentials = await startProcessCredentials({
+    identity: 'gateway',
+    connection,
+    config,
+    logger,
+    sources: busCredentialSources(bus),
+  });
   const resources: ServiceResources = {
     service: 'gateway',
     version: PLATFORM_VERSION,
@@ -53,8 +64,9 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
     config,
     logger,
     connection,
-    bus: new BusClient(connection, { defaultTimeoutMs: config.BUS_TIMEOUT_MS }),
+    bus,
     secrets: openSecrets('gateway', config, logger),
+    credentials,
   };
 
   const adapter = new FastifyAdapter({
@@ -97,6 +109,7 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
   exitOnSignals(logger, () => [
     ['ops endpoint', () => ops.close()],
     ['http', () => app.close()],
+    ['revocation feed', () => credentials.stop()],
     ['bus', () => connection.drain()],
     ['telemetry', () => telemetry.shutdown()],
   ]);

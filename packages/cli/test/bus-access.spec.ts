@@ -3,14 +3,23 @@ import {
   BUS_ACCESS,
   BUS_IDENTITIES,
   type BusIdentity,
+  busIdentityOfInbox,
   busInboxPrefixOf,
   busPermissionMap,
   busPermissionsOf,
   busUserOf,
+  createTenant,
+  createUser,
   EVENT_STREAMS,
   eventStreamOf,
+  getJwks,
+  getTenant,
+  healthCheck,
+  isPermission,
+  issueServiceToken,
   OPERATOR_IDENTITY,
   SERVICE_NAMES,
+  SERVICE_TOKEN_PERMISSIONS,
 } from '@strongroom/contracts';
 
 /** NATS subject matching: `*` is one token, a trailing `>` one or more. */
@@ -120,5 +129,32 @@ describe('bus permission map', () => {
         expect(pattern).not.toMatch(/^(>|\*\.>|evt\.>|evt\.\*\.>|\$JS\.>|\$JS\.API\.>|_INBOX\.>)$/);
       }
     }
+  });
+});
+
+describe('service identities and their tokens', () => {
+  it('names the identity of a reply inbox, and nothing for other subjects', () => {
+    for (const identity of BUS_IDENTITIES)
+      expect(busIdentityOfInbox(`${busInboxPrefixOf(identity)}.abc.1`)).toBe(identity);
+    expect(busIdentityOfInbox('_INBOX.abc')).toBeUndefined();
+    expect(busIdentityOfInbox('_INBOX.stranger.abc.1')).toBeUndefined();
+    expect(busIdentityOfInbox('ledger.v1.health.check')).toBeUndefined();
+    expect(busIdentityOfInbox(undefined)).toBeUndefined();
+  });
+
+  it('grants each identity only catalogued permissions, and only what it does on its own behalf', () => {
+    for (const identity of BUS_IDENTITIES) {
+      for (const permission of SERVICE_TOKEN_PERMISSIONS[identity]) expect(isPermission(permission)).toBe(true);
+    }
+    expect(SERVICE_TOKEN_PERMISSIONS.gateway).toEqual([]);
+    expect(SERVICE_TOKEN_PERMISSIONS.auth).toEqual(['tenants.tenants.read']);
+    for (const service of others('auth')) expect(SERVICE_TOKEN_PERMISSIONS[service]).toEqual([]);
+  });
+
+  it('keeps only health checks, JWKS and service tokens public', () => {
+    expect(getJwks.authentication).toBe('none');
+    expect(issueServiceToken.authentication).toBe('none');
+    for (const service of BACKEND_SERVICES) expect(healthCheck[service].authentication).toBe('none');
+    for (const contract of [createTenant, getTenant, createUser]) expect(contract.authentication).toBe('access-token');
   });
 });

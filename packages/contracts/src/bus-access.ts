@@ -1,3 +1,4 @@
+import type { Permission } from './permissions';
 import { BACKEND_SERVICES, type BackendServiceName, SERVICE_NAMES, type ServiceName } from './services';
 
 /**
@@ -39,6 +40,17 @@ export function busUserOf(identity: BusIdentity): string {
  */
 export function busInboxPrefixOf(identity: string): string {
   return `_INBOX.${identity}`;
+}
+
+const INBOX_IDENTITY = /^_INBOX\.([^.*>]+)\./;
+
+/**
+ * The identity whose reply inbox `subject` is (`_INBOX.<identity>.…`), or undefined. nats-server
+ * lets only that identity subscribe there, so whatever is sent to the subject reaches it alone.
+ */
+export function busIdentityOfInbox(subject: string | undefined): BusIdentity | undefined {
+  const identity = subject === undefined ? undefined : INBOX_IDENTITY.exec(subject)?.[1];
+  return identity !== undefined && isBusIdentity(identity) ? identity : undefined;
 }
 
 /** One JetStream stream per emitting service, holding `evt.<service>.>`. */
@@ -89,6 +101,25 @@ export const BUS_ACCESS: Readonly<Record<BusIdentity, BusAccessDeclaration>> = {
     consumesEventsOf: NOTHING,
     managesStreams: true,
   },
+};
+
+/**
+ * What each identity's own service token (`auth.v1.service-tokens.issue`) lets it do, least
+ * privilege: only what it does on its own behalf. A service forwarding an end user's call
+ * forwards that user's credential instead, so it needs nothing here for that call.
+ */
+export const SERVICE_TOKEN_PERMISSIONS: Readonly<Record<BusIdentity, readonly Permission[]>> = {
+  // Health checks and JWKS are public; the gateway forwards its clients' credentials.
+  gateway: [],
+  // Auth checks, on its own behalf, that a tenant exists.
+  auth: ['tenants.tenants.read'],
+  tenants: [],
+  ledger: [],
+  kyc: [],
+  consent: [],
+  audit: [],
+  // `strongroom up` seeds the first tenant and its admin, before any user exists.
+  [OPERATOR_IDENTITY]: ['tenants.tenants.create', 'tenants.tenants.read', 'auth.users.create'],
 };
 
 /**

@@ -7,6 +7,13 @@ export type RequestSubject<S extends BackendServiceName = BackendServiceName> = 
 /** `evt.<service>.v1.<aggregate>.<past-tense>` */
 export type EventSubject<S extends BackendServiceName = BackendServiceName> = `evt.${S}.v1.${string}.${string}`;
 
+/**
+ * Who may call a request contract. `'access-token'` (the default, deny by default): a verified
+ * access token holding the contract's `permission`. `'none'`: public on the bus (nats-server's
+ * permission map still decides which identities may publish the subject at all).
+ */
+export type RequestAuthentication = 'access-token' | 'none';
+
 const REQUEST_SUBJECT = /^(auth|tenants|ledger|kyc|consent|audit)\.v1\.[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$/;
 const EVENT_SUBJECT = /^evt\.(auth|tenants|ledger|kyc|consent|audit)\.v1\.[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$/;
 
@@ -20,8 +27,9 @@ export interface RequestContract<
   readonly service: BackendServiceName;
   readonly request: Req;
   readonly response: Res;
-  /** The permission the caller's credential must carry. */
+  /** The permission the caller's credential must carry (not checked when `authentication` is `'none'`). */
   readonly permission: Permission;
+  readonly authentication: RequestAuthentication;
   readonly summary: string;
 }
 
@@ -48,9 +56,16 @@ export function defineRequest<Subject extends RequestSubject, Req extends z.ZodT
   request: Req;
   response: Res;
   permission: Permission;
+  /** Omit it (deny by default); `'none'` only for calls that must work before a caller can hold a token. */
+  authentication?: RequestAuthentication;
   summary: string;
 }): RequestContract<Subject, Req, Res> {
-  return { kind: 'request', service: serviceOfSubject(spec.subject, REQUEST_SUBJECT, 'Request'), ...spec };
+  return {
+    kind: 'request',
+    service: serviceOfSubject(spec.subject, REQUEST_SUBJECT, 'Request'),
+    ...spec,
+    authentication: spec.authentication ?? 'access-token',
+  };
 }
 
 export function defineEvent<Subject extends EventSubject, Payload extends z.ZodType>(spec: {

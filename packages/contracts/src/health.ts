@@ -22,6 +22,8 @@ function healthCheckOf<S extends BackendServiceName>(service: S) {
     request: healthRequestSchema,
     response: healthReportSchema,
     permission: 'platform.health.read',
+    // Public: nats-server's permission map already restricts who may publish a health check.
+    authentication: 'none',
     summary: `Health of the ${service} service and its dependencies`,
   });
 }

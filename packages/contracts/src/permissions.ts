@@ -8,6 +8,9 @@ export const PERMISSIONS = {
   'tenants.tenants.read': 'Read a tenant',
   'auth.users.create': 'Create users in a tenant',
   'auth.jwks.read': 'Read the public token-signing keys',
+  'auth.service-tokens.issue': 'Obtain an access token for the calling bus identity',
+  'auth.clients.create': 'Register OAuth2 clients in a tenant environment',
+  'auth.oidc.exchange': 'Reach the OAuth2/OIDC endpoints (the gateway, for every client)',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

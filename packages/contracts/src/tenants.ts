@@ -6,6 +6,11 @@ export const REGIONS = ['default', 'zw', 'zm', 'ke', 'ng', 'za', 'bw', 'sa', 'eu
 export const regionSchema = z.enum(REGIONS);
 
 export const tenantIdSchema = z.uuid();
+/**
+ * The platform's own tenant (the nil UUID, which tenantIdSchema accepts): service identities'
+ * tokens name it. It owns no data; a principal of it may act on any tenant it holds the permission for.
+ */
+export const PLATFORM_TENANT_ID = '00000000-0000-0000-0000-000000000000';
 export const tenantSchema = z.object({
   id: tenantIdSchema,
   slug: z.string(),

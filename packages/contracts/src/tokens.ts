@@ -51,6 +51,8 @@ export const getJwks = defineRequest({
   request: z.object({}).strict(),
   response: jwksSchema,
   permission: 'auth.jwks.read',
+  // Public: verifiers need these keys before they can verify anything, their own token included.
+  authentication: 'none',
   summary: 'The public keys access tokens are signed with (current, next and still-valid previous)',
 });
 

@@ -5,7 +5,30 @@ import { defineRequest } from '@strongroom/contracts';
 import { startTestNats, type TestNats } from '@strongroom/testing';
 import type { NatsConnection } from 'nats';
 import { z } from 'zod';
-import { BusClient, type BusRequestContext, BusServer, Handles, PlatformError } from '../src';
+import {
+  BusClient,
+  type BusRequestContext,
+  BusServer,
+  busHandlerHooks,
+  Handles,
+  PlatformError,
+  type Principal,
+  recordToHeaders,
+} from '../src';
+
+// The transport under test, not token verification (credentials.spec.ts, apps/auth zero-trust.int-spec.ts):
+// a stand-in verifier knows one token, granting the probes' permission.
+const CALLER_TOKEN = 'Bearer caller.jwt.token';
+const caller: Principal = {
+  subject: 'user-1',
+  tenantId: '6f1c2a9e-3b7d-4c1a-9f2e-1d3b5a7c9e0f',
+  environment: 'sandbox',
+  clientId: undefined,
+  tokenId: 'token-1',
+  issuedAt: new Date(),
+  expiresAt: new Date(Date.now() + 3_600_000),
+  permissions: new Set(['platform.health.read']),
+};
 
 const echo = defineRequest({
   subject: 'ledger.v1.probes.echo',
@@ -63,8 +86,13 @@ describe('typed request/reply over the mTLS bus', () => {
   let service: INestMicroservice;
   let gateway: NatsConnection;
   let bus: BusClient;
+  const installedVerifier = busHandlerHooks.verifyCredential;
 
   beforeAll(async () => {
+    busHandlerHooks.verifyCredential = async (authorization) => {
+      if (authorization !== CALLER_TOKEN) throw PlatformError.unauthenticated();
+      return caller;
+    };
     nats = await startTestNats();
     service = await NestFactory.createMicroservice(ProbeModule, {
       strategy: new BusServer(() => nats.connectAs('ledger'), { queue: 'ledger' }),
@@ -72,10 +100,11 @@ describe('typed request/reply over the mTLS bus', () => {
     });
     await service.listen();
     gateway = await nats.connectAs('gateway');
-    bus = new BusClient(gateway, { defaultTimeoutMs: 2_000 });
+    bus = new BusClient(gateway, { defaultTimeoutMs: 2_000, actingAs: { authorization: async () => CALLER_TOKEN } });
   });
 
   afterAll(async () => {
+    busHandlerHooks.verifyCredential = installedVerifier;
     await gateway?.close();
     await service?.close();
     await nats?.stop();
@@ -107,12 +136,24 @@ describe('typed request/reply over the mTLS bus', () => {
 
   it("hands the handler the caller's request id and credential from the message headers", async () => {
     await expect(
-      bus.request(callerContext, {}, { requestId: 'req-42', credential: 'Bearer caller.jwt.token' }),
-    ).resolves.toMatchObject({ requestId: 'req-42', credential: 'Bearer caller.jwt.token' });
+      bus.request(callerContext, {}, { requestId: 'req-42', credential: CALLER_TOKEN }),
+    ).resolves.toMatchObject({ requestId: 'req-42', credential: CALLER_TOKEN });
+  });
+
+  it('refuses a call without a verified credential with UNAUTHENTICATED before any domain code runs', async () => {
+    const anonymous = new BusClient(gateway, { defaultTimeoutMs: 2_000 });
+    await expect(anonymous.request(echo, { text: 'ab', times: 1 })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(
+      bus.request(echo, { text: 'ab', times: 1 }, { credential: 'Bearer forged.jwt.token' }),
+    ).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(domainCalls).toEqual([]);
   });
 
   it('answers a payload that is not JSON with VALIDATION instead of silence', async () => {
-    const reply = await gateway.request(echo.subject, new TextEncoder().encode('{not json'), { timeout: 2_000 });
+    const reply = await gateway.request(echo.subject, new TextEncoder().encode('{not json'), {
+      timeout: 2_000,
+      headers: recordToHeaders({ authorization: CALLER_TOKEN }),
+    });
     expect(JSON.parse(new TextDecoder().decode(reply.data)).err).toMatchObject({ code: 'VALIDATION' });
     expect(domainCalls).toEqual([]);
   });

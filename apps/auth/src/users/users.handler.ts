@@ -1,6 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { createUser, getTenant, type RequestOf, type User } from '@strongroom/contracts';
 import {
+  assertMayActOnTenant,
   type BusRequestContext,
   Handles,
   PlatformError,
@@ -20,13 +21,16 @@ export class UsersHandler {
 
   /**
    * VALIDATION naming every password rule broken (common password, email in it, length), NOT_FOUND
-   * when the tenant does not exist (asked of the tenants service), CONFLICT on a taken email.
+   * when the tenant does not exist (asked of the tenants service) or is not the caller's,
+   * CONFLICT on a taken email.
    */
   @Handles(createUser)
   async create(input: RequestOf<typeof createUser>, context: BusRequestContext): Promise<User> {
+    assertMayActOnTenant(context.principal, input.tenantId);
     const policy = checkPasswordPolicy(input.password, { email: input.email });
     if (!policy.ok)
       throw PlatformError.validation('The password breaks the password policy', { violations: policy.violations });
+    // On the caller's behalf, with the caller's credential: auth lends it none of its own rights.
     await this.resources.bus.request(
       getTenant,
       { tenantId: input.tenantId },

@@ -14,6 +14,7 @@ import {
   DEFAULT_OPS_PORTS,
   ensureEventStreams,
   provisionServiceDatabase,
+  serviceCredentialsOverBus,
 } from '@strongroom/platform';
 import type { NatsConnection } from 'nats';
 import { renderNatsServerConfig } from '../nats/config';
@@ -164,8 +165,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     // `STRONGROOM_OPS_PORTS=random` lets stacks run side by side (tests); else the documented ports.
     const opsPortOf = (service: ServiceName) =>
       env.STRONGROOM_OPS_PORTS === 'random' ? '0' : String(DEFAULT_OPS_PORTS[service]);
+    const host = env.HOST ?? '127.0.0.1';
+    const port = env.PORT ?? '8080';
+    const gatewayUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     const common = {
       ...inherited,
+      // The OIDC issuer every service checks tokens against: the gateway as clients reach it.
+      PUBLIC_URL: env.PUBLIC_URL ?? gatewayUrl,
       NODE_ENV: env.NODE_ENV ?? 'development',
       STRONGROOM_STATE_DIR: stateDir,
       NATS_URL: natsUrl,
@@ -200,8 +206,6 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       ),
     );
 
-    const host = env.HOST ?? '127.0.0.1';
-    const port = env.PORT ?? '8080';
     processes.spawn({
       name: 'gateway',
       command: process.execPath,
@@ -209,7 +213,6 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       env: { ...common, HOST: host, PORT: port, OPS_PORT: opsPortOf('gateway') },
       tier: TIERS.gateway,
     });
-    const gatewayUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     await waitFor(
       'the gateway to report every service up',
       SERVICE_READY_TIMEOUT_MS,
@@ -219,7 +222,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       }),
     );
     log('seeding the demo tenant and its admin');
-    const demo = await seedDemoTenant(new BusClient(admin, { defaultTimeoutMs: 10_000 }), credentials);
+    // The operator seeds on its own behalf, with its own service token (tenants.create, auth.users.create).
+    const operatorToken = serviceCredentialsOverBus(new BusClient(admin, { defaultTimeoutMs: 10_000 }));
+    const operator = new BusClient(admin, { defaultTimeoutMs: 10_000, actingAs: operatorToken });
+    const demo = await seedDemoTenant(operator, credentials);
     return { gatewayUrl, natsUrl, databaseAdminUrl, demo, failed, stop, pidOf: (name) => processes.pidOf(name) };
   } catch (error) {
     await stop();

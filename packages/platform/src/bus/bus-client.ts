@@ -3,6 +3,7 @@ import { context } from '@opentelemetry/api';
 import type { RequestContract, RequestOf, ResponseOf } from '@strongroom/contracts';
 import { HEADERS } from '@strongroom/contracts';
 import { type NatsConnection, NatsError, ErrorCode as NatsErrorCode } from 'nats';
+import type { CredentialSource } from '../credentials/service-credentials';
 import { PlatformError } from '../errors/platform-error';
 import { validationIssuesOf } from '../errors/zod-issues';
 import { injectTraceHeaders, startBusClientSpan } from '../telemetry/bus-tracing';
@@ -17,6 +18,12 @@ export interface BusCallOptions {
 
 export interface BusClientOptions {
   defaultTimeoutMs: number;
+  /**
+   * The credential of a call that names none: only for a client that never acts for anyone
+   * else (the operator CLI). A service's shared client has none, so forgetting to forward an
+   * end user's credential fails UNAUTHENTICATED instead of borrowing the service's rights.
+   */
+  actingAs?: CredentialSource;
   /** Upper bound on any single call, so no caller can wait forever on a lost reply. */
   maxTimeoutMs?: number;
 }
@@ -57,7 +64,8 @@ export class BusClient {
     const span = startBusClientSpan(contract.subject);
     try {
       const headers: Record<string, string> = { [HEADERS.requestId]: call.requestId ?? randomUUID() };
-      if (call.credential !== undefined) headers[HEADERS.authorization] = call.credential;
+      const credential = call.credential ?? (await this.options.actingAs?.authorization());
+      if (credential !== undefined) headers[HEADERS.authorization] = credential;
       injectTraceHeaders(headers, span.context);
       const packet = { pattern: contract.subject, data: input, id: randomUUID() };
       const reply = await context.with(span.context, () =>

@@ -1,6 +1,6 @@
 import { type CustomTransportStrategy, ServerNats } from '@nestjs/microservices';
 import type { NatsConnection } from 'nats';
-import { MALFORMED_PAYLOAD } from './handles';
+import { BusDelivery, MALFORMED_PAYLOAD } from './delivery';
 import { decodeJson } from './wire';
 
 interface IncomingRequest {
@@ -33,19 +33,24 @@ export class BusServer extends ServerNats implements CustomTransportStrategy {
 
 /**
  * A payload that is not JSON still gets an answer (VALIDATION from the handler) instead of
- * being dropped, so a careless caller sees an error rather than a timeout.
+ * being dropped, so a careless caller sees an error rather than a timeout. The data handed on
+ * is a BusDelivery: the payload plus the reply subject Nest receives here and nowhere else.
  */
 function deserializeRequest(value: Uint8Array, options?: Record<string, unknown>): IncomingRequest {
   const channel = typeof options?.channel === 'string' ? options.channel : '';
+  const replyTo = typeof options?.replyTo === 'string' ? options.replyTo : undefined;
+  const malformed = { pattern: channel, data: new BusDelivery(MALFORMED_PAYLOAD, replyTo), id: 'malformed' };
   let decoded: unknown;
   try {
     decoded = decodeJson(value);
   } catch {
-    return { pattern: channel, data: MALFORMED_PAYLOAD, id: 'malformed' };
+    return malformed;
   }
-  if (decoded === null || typeof decoded !== 'object' || !('data' in decoded)) {
-    return { pattern: channel, data: MALFORMED_PAYLOAD, id: 'malformed' };
-  }
+  if (decoded === null || typeof decoded !== 'object' || !('data' in decoded)) return malformed;
   const packet = decoded as { data: unknown; id?: unknown };
-  return { pattern: channel, data: packet.data, id: typeof packet.id === 'string' ? packet.id : 'anonymous' };
+  return {
+    pattern: channel,
+    data: new BusDelivery(packet.data, replyTo),
+    id: typeof packet.id === 'string' ? packet.id : 'anonymous',
+  };
 }

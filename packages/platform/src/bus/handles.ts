@@ -1,9 +1,11 @@
 import { Ctx, MessagePattern, type NatsContext, Payload, RpcException } from '@nestjs/microservices';
 import { context } from '@opentelemetry/api';
-import type { RequestContract, RequestOf, ResponseOf } from '@strongroom/contracts';
+import { HEADERS, type RequestContract, type RequestOf, type ResponseOf } from '@strongroom/contracts';
+import type { Principal } from '../credentials/principal';
 import { PlatformError } from '../errors/platform-error';
 import { validationIssuesOf } from '../errors/zod-issues';
 import { extractTraceContext, startBusServerSpan } from '../telemetry/bus-tracing';
+import { BusDelivery, MALFORMED_PAYLOAD } from './delivery';
 import { type BusRequestContext, requestContextOf } from './request-context';
 import { headersToRecord } from './wire';
 
@@ -12,20 +14,46 @@ export type ContractHandler<C extends RequestContract> = (
   context: BusRequestContext,
 ) => Promise<ResponseOf<C>>;
 
-/** Where a handler reports errors it did not expect (wired to the service logger at bootstrap). */
+/** Wired at bootstrap (runBackendService): the service logger, its metrics and its token verifier. */
 export const busHandlerHooks = {
   reportUnexpected(_subject: string, _error: unknown): void {},
   observe(_subject: string, _outcome: 'ok' | 'error', _durationSeconds: number): void {},
+  /**
+   * Verifies the caller's `authorization` header (UNAUTHENTICATED when it does not). Until a
+   * verifier is installed every protected call is refused: a process that forgot to install
+   * one fails closed.
+   */
+  verifyCredential(_authorization: string | undefined): Promise<Principal> {
+    return Promise.reject(PlatformError.unauthenticated());
+  },
 };
 
-/** Marks the payload of a message that was not JSON, so validation refuses it like any bad input. */
-export const MALFORMED_PAYLOAD = Symbol('malformed-payload');
+/**
+ * Deny by default: a public contract needs nothing; any other needs a verified credential
+ * (UNAUTHENTICATED otherwise) holding the contract's permission (FORBIDDEN otherwise).
+ */
+export async function authorizeCall(
+  contract: RequestContract,
+  authorization: string | undefined,
+): Promise<Principal | undefined> {
+  if (contract.authentication === 'none') return undefined;
+  const principal = await busHandlerHooks.verifyCredential(authorization);
+  if (!principal.permissions.has(contract.permission)) {
+    throw PlatformError.forbidden(`The caller lacks the permission ${contract.permission}`, {
+      permission: contract.permission,
+    });
+  }
+  return principal;
+}
 
 /**
- * Registers a method as the handler of a request contract on the bus. Before the method
- * runs, the payload is parsed with the contract's request schema: invalid input is answered
- * with VALIDATION and never reaches domain code. The reply is checked against the response
- * schema: a reply that breaks the contract is a bug, answered as BAD_REPLY and reported.
+ * Registers a method as the handler of a request contract on the bus. Before the method runs:
+ * the caller is authenticated and authorized (authorizeCall), then the payload is parsed with
+ * the contract's request schema (VALIDATION otherwise); domain code sees neither an unknown
+ * caller nor invalid input. Authorization comes first so a caller without the right learns
+ * nothing about the contract's schema from validation issues, and anonymous input is never
+ * parsed. The reply is checked against the response schema: a reply that breaks the contract
+ * is a bug, answered as BAD_REPLY and reported.
  */
 export function Handles<C extends RequestContract>(contract: C) {
   return <M extends ContractHandler<C>>(
@@ -37,13 +65,16 @@ export function Handles<C extends RequestContract>(contract: C) {
     if (!domainMethod) throw new Error(`@Handles(${contract.subject}) must decorate a method`);
 
     descriptor.value = async function handleContractMessage(this: unknown, data: unknown, natsContext?: NatsContext) {
+      const delivery = data instanceof BusDelivery ? data : new BusDelivery(data, undefined);
       const headers = headersToRecord(natsContext?.getHeaders?.());
-      const context_ = requestContextOf(contract.subject, headers);
       const startedAt = performance.now();
       const span = startBusServerSpan(contract.subject, extractTraceContext(headers));
       try {
         const reply = await context.with(span.context, async () => {
-          const input = contract.request.safeParse(data === MALFORMED_PAYLOAD ? undefined : data);
+          const principal = await authorizeCall(contract, headers[HEADERS.authorization]);
+          const context_ = requestContextOf(contract.subject, headers, { principal, replyTo: delivery.replyTo });
+          const payload = delivery.payload === MALFORMED_PAYLOAD ? undefined : delivery.payload;
+          const input = contract.request.safeParse(payload);
           if (!input.success) {
             throw PlatformError.validation(`Invalid ${contract.subject} request`, {
               issues: validationIssuesOf(input.error),

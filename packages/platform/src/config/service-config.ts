@@ -38,6 +38,17 @@ export function commonConfigSchema(service: ServiceName) {
     VAULT_TOKEN: optionalString,
     VAULT_ROLE_ID: optionalString,
     VAULT_SECRET_ID: optionalString,
+    /** The gateway's public base URL: the OAuth2/OIDC issuer every access token names. */
+    PUBLIC_URL: z
+      .string()
+      .url()
+      .refine(
+        (value) => /^https?:\/\/[^/?#]+(\/[^?#]*[^/?#])?$/.test(value),
+        'must be an http(s) URL without a trailing slash',
+      )
+      .default('http://127.0.0.1:8080'),
+    /** The audience of the platform's access tokens (RFC 8707 resource indicator). */
+    TOKEN_AUDIENCE: z.string().min(1).max(200).default('strongroom-api'),
   });
 }
 

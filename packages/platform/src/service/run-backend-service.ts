@@ -8,6 +8,11 @@ import { busHandlerHooks } from '../bus/handles';
 import { busTlsFilesFor } from '../bus/tls';
 import { loadConfig } from '../config/load-config';
 import { backendConfigSchema, pkiDirOf } from '../config/service-config';
+import {
+  busCredentialSources,
+  type CredentialSources,
+  startProcessCredentials,
+} from '../credentials/process-credentials';
 import { createServiceDataSource, type MigrationList, runMigrations } from '../db';
 import { startOpsServer } from '../health/ops-server';
 import { createLogger } from '../logging/create-logger';
@@ -26,6 +31,11 @@ export interface BackendServiceSpec {
   version: string;
   module: Type<unknown> | DynamicModule;
   migrations: MigrationList;
+  /**
+   * Where the process gets its verification keys and its own token, when not from the auth
+   * service over the bus: auth itself holds the signing keys (and may not call its own subjects).
+   */
+  credentialSources?: (resources: ServiceResources) => CredentialSources;
 }
 
 export interface RunningService {
@@ -36,8 +46,9 @@ export interface RunningService {
 
 /**
  * Starts one backend service process: config (validated), telemetry, logs, migrations (as the
- * owner role, when given a migration URL), the runtime-role DataSource, the mTLS bus, the Nest
- * handlers in the service's queue group, the outbox relay and the ops endpoint; stops them in
+ * owner role, when given a migration URL), the runtime-role DataSource, the mTLS bus, the
+ * credentials (revocation feed caught up, token verifier installed), the Nest handlers in the
+ * service's queue group, the outbox relay and the ops endpoint; stops them in
  * reverse on SIGTERM/SIGINT.
  */
 export async function runBackendService(spec: BackendServiceSpec, env = process.env): Promise<RunningService> {
@@ -66,7 +77,7 @@ export async function runBackendService(spec: BackendServiceSpec, env = process.
   busHandlerHooks.observe = (subject, outcome, seconds) => busMetrics.observe(subject, 'server', outcome, seconds);
   busHandlerHooks.reportUnexpected = (subject, error) => logger.error({ subject, err: error }, 'handler failed');
 
-  const resources: ServiceResources = {
+  const opened: ServiceResources = {
     service: spec.service,
     version: spec.version,
     startedAtMs: Date.now(),
@@ -77,6 +88,16 @@ export async function runBackendService(spec: BackendServiceSpec, env = process.
     secrets: openSecrets(spec.service, config, logger),
     dataSource,
   };
+  // Before the handlers listen: the revocation feed has caught up, so no revoked token is accepted.
+  const credentials = await startProcessCredentials({
+    identity: spec.service,
+    connection,
+    config,
+    logger,
+    sources: spec.credentialSources?.(opened) ?? busCredentialSources(opened.bus),
+  });
+  busHandlerHooks.verifyCredential = (authorization) => credentials.verifier.verify(authorization);
+  const resources: ServiceResources = { ...opened, credentials };
   const app = await NestFactory.createMicroservice(serviceRootModule(spec.module, resources), {
     strategy: new BusServer(async () => connection, { queue: spec.service }),
     logger: new NestPinoLogger(logger),
@@ -97,6 +118,7 @@ export async function runBackendService(spec: BackendServiceSpec, env = process.
   exitOnSignals(logger, () => [
     ['ops endpoint', () => ops.close()],
     ['outbox relay', () => relay.stop()],
+    ['revocation feed', () => credentials.stop()],
     ['bus handlers', () => app.close()],
     ['database', () => dataSource.destroy()],
     ['telemetry', () => telemetry.shutdown()],

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { BusClient } from '../bus/bus-client';
 import type { CommonConfig } from '../config/service-config';
+import type { ProcessCredentials } from '../credentials/process-credentials';
 import type { SecretsProvider } from '../secrets/secrets-provider';
 
 /** Nest injection token of the resources the platform opened for a service. */
@@ -22,6 +23,17 @@ export interface ServiceResources {
   readonly secrets: SecretsProvider;
   /** The runtime-role DataSource (absent only in the gateway, which owns no data). */
   readonly dataSource?: DataSource;
+  /**
+   * The token verifier, revocation list and the process's own service token. Every process
+   * started by runBackendService or runGateway has them; optional so tests can build resources.
+   */
+  readonly credentials?: ProcessCredentials;
+}
+
+/** The process's credentials (every running service and the gateway has them). */
+export function credentialsOf(resources: ServiceResources): ProcessCredentials {
+  if (!resources.credentials) throw new Error(`${resources.service} was started without credentials`);
+  return resources.credentials;
 }
 
 /** The runtime DataSource of a backend service (every backend has one; the gateway has none). */
