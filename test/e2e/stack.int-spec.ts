@@ -1,52 +1,27 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { type RunningStack, startStack } from '@strongroom/cli';
-import { freePort, testAdminUrl } from '@strongroom/testing';
+import { join } from 'node:path';
+import type { RunningStack } from '@strongroom/cli';
 import { Client } from 'pg';
 import { startOtlpReceiver } from './otlp-receiver';
-
-const ROOT = resolve(__dirname, '../..');
+import { startTestStack, type TestStack } from './test-stack';
 
 /** The whole platform as `npm start` runs it (built apps, one process each), against a test database server. */
 describe('the running stack', () => {
+  let testStack: TestStack;
   let stack: RunningStack;
+  let stateDir: string;
   let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
   let stopped = false;
-  const stateDir = mkdtempSync(join(tmpdir(), 'strongroom-stack-'));
-  const databasePrefix = `sr_e2e_${randomBytes(4).toString('hex')}`;
 
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
-    stack = await startStack({
-      rootDir: ROOT,
-      stateDir,
-      env: {
-        ...process.env,
-        DATABASE_URL: await testAdminUrl(),
-        STRONGROOM_DB_PREFIX: databasePrefix,
-        NATS_PORT: String(await freePort()),
-        PORT: String(await freePort()),
-        STRONGROOM_OPS_PORTS: 'random',
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-        LOG_LEVEL: 'warn',
-      },
-      log: () => {},
-    });
+    testStack = await startTestStack({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
+    ({ stack, stateDir } = testStack);
   }, 120_000);
 
   afterAll(async () => {
-    if (!stopped) await stack?.stop();
+    await testStack?.dispose({ stopped });
     await receiver?.close();
-    const admin = new Client({ connectionString: await testAdminUrl() });
-    await admin.connect();
-    const { rows } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
-      `${databasePrefix}_%`,
-    ]);
-    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
-    await admin.end();
-    rmSync(stateDir, { recursive: true, force: true });
   }, 60_000);
 
   it('reports every service up through GET /health', async () => {
@@ -205,7 +180,7 @@ describe('the running stack', () => {
       expect(user).toMatchObject({ tenantId: tenant.id, email: 'officer@example.test', roles: ['partner_user'] });
 
       const admin = new Client({
-        connectionString: `${(await testAdminUrl()).replace(/\/[^/]*$/, '')}/${databasePrefix}_auth`,
+        connectionString: await testStack.adminUrlOf('auth'),
       });
       await admin.connect();
       try {

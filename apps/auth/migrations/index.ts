@@ -1,5 +1,6 @@
 import { Outbox1763856000000 } from '@strongroom/platform';
 import { Users1763856000100 } from './1763856000100-users';
+import { OAuth1764028800000 } from './1764028800000-oauth';
 
 /** In order; TypeORM records each by name in `schema_migrations`. */
-export const migrations = [Outbox1763856000000, Users1763856000100];
+export const migrations = [Outbox1763856000000, Users1763856000100, OAuth1764028800000];

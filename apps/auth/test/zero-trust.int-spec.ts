@@ -43,7 +43,7 @@ import { currentKey } from '../src/signing-keys/signing-key-ring';
 import { SigningKeyStore } from '../src/signing-keys/signing-key-store';
 
 const PUBLIC_URL = 'https://api.strongroom.test';
-const TOKEN_AUDIENCE = 'strongroom-api';
+const TOKEN_AUDIENCE = 'urn:strongroom:api';
 const logger = createLogger({ service: 'auth', level: 'silent' });
 
 /** A ledger handler acting on a tenant, guarded as every real one is. */
@@ -278,6 +278,9 @@ describe('deny by default on the bus (real mTLS nats-server, real verifier over 
     expect(seenByGateway.every((seen) => seen instanceof Error)).toBe(true);
 
     const own = await new BusClient(gateway, { defaultTimeoutMs: 2_000 }).request(issueServiceToken, {});
-    expect(decodeJwt(own.accessToken)).toMatchObject({ sub: 'service:gateway', permissions: [] });
+    expect(decodeJwt(own.accessToken)).toMatchObject({
+      sub: 'service:gateway',
+      permissions: ['auth.api-keys.authenticate'],
+    });
   });
 });

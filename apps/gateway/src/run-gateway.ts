@@ -21,12 +21,14 @@ import {
   startTelemetry,
 } from '@strongroom/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { registerApiRoutes } from './api/api-routes';
 import { GatewayModule } from './gateway.module';
 import { type GatewayConfig, gatewayConfigSchema } from './gateway-config';
 import { ProblemFilter } from './http/problem.filter';
 import { problemFromError } from './http/problem-details';
 import { requestIdOf, traceRequests } from './http/request-tracing';
 import { applySecurityHeaders } from './http/security-headers';
+import { registerOidcForwarding } from './oauth/oidc-forwarding';
 
 export interface RunningGateway {
   app: NestFastifyApplication;
@@ -85,10 +87,13 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
         .send(problem);
     },
   });
+  registerOidcForwarding(adapter.getInstance(), bus);
+  registerApiRoutes(adapter.getInstance(), bus, credentials);
   const app = await NestFactory.create<NestFastifyApplication>(
     serviceRootModule(GatewayModule.withConfig(config), resources),
     adapter,
-    { logger: new NestPinoLogger(logger) },
+    // Fastify parses JSON itself; the form parser is the OIDC forwarding's (raw string).
+    { logger: new NestPinoLogger(logger), bodyParser: false },
   );
   app.useGlobalFilters(new ProblemFilter(logger));
   await applySecurityHeaders(app);

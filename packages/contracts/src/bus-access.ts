@@ -118,8 +118,8 @@ export const SERVICE_TOKEN_PERMISSIONS: Readonly<Record<BusIdentity, readonly Pe
   kyc: [],
   consent: [],
   audit: [],
-  // `strongroom up` seeds the first tenant and its admin, before any user exists.
-  [OPERATOR_IDENTITY]: ['tenants.tenants.create', 'tenants.tenants.read', 'auth.users.create'],
+  // `strongroom up` seeds the first tenant, its admin and a demo OAuth client, before any user exists.
+  [OPERATOR_IDENTITY]: ['tenants.tenants.create', 'tenants.tenants.read', 'auth.users.create', 'auth.clients.create'],
 };
 
 /**

@@ -26,6 +26,7 @@ export const upCommand: CliCommand = {
         `  logs         ${join(stateDir, 'logs')}`,
         `  demo tenant  ${stack.demo.tenantSlug} (${stack.demo.tenantId})`,
         `  demo admin   ${stack.demo.adminEmail} / ${stack.demo.adminPassword}`,
+        `  demo client  ${stack.demo.clientId} (secret in demo.json; POST ${stack.gatewayUrl}/oauth/token)`,
         `  demo file    ${join(stateDir, 'demo.json')}`,
         '',
         'Press Ctrl-C to stop.',

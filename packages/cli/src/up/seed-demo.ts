@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createTenant, createUser, getTenant, type Tenant } from '@strongroom/contracts';
+import { createClient, createTenant, createUser, getTenant, type Permission, type Tenant } from '@strongroom/contracts';
 import { type BusClient, PlatformError } from '@strongroom/platform';
 import type { LocalCredentialStore } from './local-credentials';
 
@@ -8,7 +8,13 @@ export interface DemoTenant {
   tenantSlug: string;
   adminEmail: string;
   adminPassword: string;
+  /** A client_credentials client of the demo tenant's sandbox: `POST /oauth/token` with it. */
+  clientId: string;
+  clientSecret: string;
 }
+
+/** What the demo client's tokens may do: read its tenant and register more clients. */
+const DEMO_CLIENT_PERMISSIONS: Permission[] = ['tenants.tenants.read', 'auth.clients.create'];
 
 const DEMO_ADMIN_EMAIL = 'admin@demo.strongroom.test';
 
@@ -30,7 +36,36 @@ export async function seedDemoTenant(bus: BusClient, credentials: LocalCredentia
     // Seeded by an earlier start: the same admin, the same password.
     if (!(error instanceof PlatformError && error.code === 'CONFLICT')) throw error;
   }
-  return { tenantId: tenant.id, tenantSlug: tenant.slug, adminEmail: DEMO_ADMIN_EMAIL, adminPassword };
+  const client = await demoClient(bus, credentials, tenant.id);
+  return { tenantId: tenant.id, tenantSlug: tenant.slug, adminEmail: DEMO_ADMIN_EMAIL, adminPassword, ...client };
+}
+
+/** Registered once; its secret exists in clear only in the 0600 local credentials file. */
+async function demoClient(bus: BusClient, credentials: LocalCredentialStore, tenantId: string) {
+  const known = {
+    clientId: credentials.valueOf('demo-client-id'),
+    clientSecret: credentials.valueOf('demo-client-secret'),
+  };
+  if (
+    known.clientId !== undefined &&
+    known.clientSecret !== undefined &&
+    credentials.valueOf('demo-client-tenant') === tenantId
+  )
+    return { clientId: known.clientId, clientSecret: known.clientSecret };
+  const created = await bus.request(createClient, {
+    tenantId,
+    environment: 'sandbox',
+    name: 'Demo back office',
+    grantTypes: ['client_credentials'],
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    redirectUris: [],
+    permissions: DEMO_CLIENT_PERMISSIONS,
+  });
+  if (created.clientSecret === undefined) throw new Error('the demo client was registered without a secret');
+  credentials.remember('demo-client-id', created.clientId);
+  credentials.remember('demo-client-secret', created.clientSecret);
+  credentials.remember('demo-client-tenant', tenantId);
+  return { clientId: created.clientId, clientSecret: created.clientSecret };
 }
 
 async function knownTenant(bus: BusClient, credentials: LocalCredentialStore): Promise<Tenant | undefined> {

@@ -48,7 +48,11 @@ export function commonConfigSchema(service: ServiceName) {
       )
       .default('http://127.0.0.1:8080'),
     /** The audience of the platform's access tokens (RFC 8707 resource indicator). */
-    TOKEN_AUDIENCE: z.string().min(1).max(200).default('strongroom-api'),
+    TOKEN_AUDIENCE: z
+      .string()
+      .max(200)
+      .refine((value) => URL.canParse(value) && !value.includes('#'), 'must be an absolute URI without a fragment (RFC 8707)')
+      .default('urn:strongroom:api'),
   });
 }
 

@@ -1,0 +1,50 @@
+import { Controller, Inject } from '@nestjs/common';
+import { createClient, type RequestOf, type ResponseOf } from '@strongroom/contracts';
+import {
+  assertMayActOnTenant,
+  type BusRequestContext,
+  Handles,
+  isPlatformPrincipal,
+  PepperedHasher,
+  SERVICE_RESOURCES,
+  type ServiceResources,
+} from '@strongroom/platform';
+import { CLIENT_SECRET_HASH_DOMAIN } from '../oidc/oidc-provider-host';
+import { registerClient } from './client-registration';
+import { ClientsRepository } from './clients.repository';
+
+@Controller()
+export class ClientsHandler {
+  private readonly secrets: PepperedHasher;
+
+  constructor(
+    private readonly clients: ClientsRepository,
+    @Inject(SERVICE_RESOURCES) resources: ServiceResources,
+  ) {
+    this.secrets = new PepperedHasher(resources.secrets, { domain: CLIENT_SECRET_HASH_DOMAIN });
+  }
+
+  /**
+   * VALIDATION naming every broken registration rule; the client never gets a permission its
+   * creator lacks. The secret is returned once and stored as a peppered HMAC.
+   */
+  @Handles(createClient)
+  async create(
+    input: RequestOf<typeof createClient>,
+    context: BusRequestContext,
+  ): Promise<ResponseOf<typeof createClient>> {
+    const principal = context.principal;
+    assertMayActOnTenant(principal, input.tenantId);
+    // The platform (operator seeding a tenant) may grant any catalogue permission.
+    const creatorPermissions = isPlatformPrincipal(principal!)
+      ? new Set<string>(input.permissions)
+      : principal!.permissions;
+    const registration = registerClient(input, creatorPermissions);
+    const metadata =
+      registration.clientSecret === undefined
+        ? registration.metadata
+        : { ...registration.metadata, client_secret: await this.secrets.hash(registration.clientSecret) };
+    const created = await this.clients.create(registration.client, metadata);
+    return registration.clientSecret === undefined ? created : { ...created, clientSecret: registration.clientSecret };
+  }
+}

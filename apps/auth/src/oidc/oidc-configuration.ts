@@ -1,0 +1,144 @@
+import {
+  ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
+  type Environment,
+  OIDC_ROUTES,
+  PERMISSIONS,
+  type Permission,
+} from '@strongroom/contracts';
+import type { JWK } from 'jose';
+import { type Adapter, type ClientMetadata, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
+
+/** Seed 001: refresh tokens live 7 days; seed 003: never more than 90 days, re-authentication after. */
+export const REFRESH_TOKEN_TTL_SECONDS = 7 * 86_400;
+export const REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS_MAX = 90 * 86_400;
+const AUTHORIZATION_CODE_TTL_SECONDS = 60;
+const INTERACTION_TTL_SECONDS = 10 * 60;
+const SESSION_TTL_SECONDS = 8 * 3_600;
+
+/** Our client metadata besides the standard members: whose the client is and what its tokens may do. */
+export interface StrongroomClientMetadata extends ClientMetadata {
+  tenant_id: string;
+  environment: Environment;
+  permissions: Permission[];
+}
+
+export interface OidcConfigurationInput {
+  audience: string;
+  /** The signing keys, current first: JWKS publishes them all, tokens are signed with `signingKid`. */
+  privateJwks: JWK[];
+  signingKid: string;
+  adapter: new (model: string) => Adapter;
+  /** Keys of the signed cookies of interactions (Koa keygrip), newest first. */
+  cookieKeys: string[];
+}
+
+/** The permissions a token carries: the requested scope within the client's own, or all of the client's. */
+export function permissionsOfToken(clientPermissions: readonly string[], scope: string | undefined): string[] {
+  const requested = (scope ?? '').split(' ').filter((value) => value !== '');
+  if (requested.length === 0) return [...clientPermissions];
+  const allowed = new Set(clientPermissions);
+  return requested.filter((value) => allowed.has(value));
+}
+
+/**
+ * oidc-provider's configuration, every option we depend on stated (STYLE: do not trust
+ * defaults). Access tokens are RFC 9068 JWTs for one audience, the platform API.
+ */
+export function oidcConfiguration(input: OidcConfigurationInput): Configuration {
+  const catalogue = Object.keys(PERMISSIONS).join(' ');
+  return {
+    adapter: input.adapter,
+    jwks: { keys: input.privateJwks as Configuration['jwks'] extends { keys: infer K } ? K : never },
+    cookies: { keys: input.cookieKeys },
+    routes: {
+      authorization: OIDC_ROUTES.authorization,
+      token: OIDC_ROUTES.token,
+      introspection: OIDC_ROUTES.introspection,
+      revocation: OIDC_ROUTES.revocation,
+      userinfo: OIDC_ROUTES.userinfo,
+      jwks: OIDC_ROUTES.jwks,
+      pushed_authorization_request: OIDC_ROUTES.pushedAuthorizationRequest,
+      end_session: OIDC_ROUTES.endSession,
+    },
+    // Authorization code only: no implicit or hybrid flows (RFC 9700 §2.1.2).
+    responseTypes: ['code'],
+    clientDefaults: {
+      grant_types: ['client_credentials'],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
+    },
+    extraClientMetadata: { properties: ['tenant_id', 'environment', 'permissions'] },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256'],
+      clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      dPoPSigningAlgValues: ['ES256', 'EdDSA'],
+    },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    // RFC 9700 §2.1.1: PKCE for every authorization-code client, S256 only (oidc-provider 9 knows no `plain`).
+    pkce: { required: () => true },
+    scopes: ['openid', 'offline_access', ...Object.keys(PERMISSIONS)],
+    claims: { openid: ['sub'], email: ['email'] },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      dPoP: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => input.audience,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx: KoaContextWithOIDC, resource: string) => {
+          if (resource !== input.audience) throw new errors.InvalidTarget('unknown resource indicator');
+          return {
+            scope: catalogue,
+            audience: input.audience,
+            accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256', kid: input.signingKid } },
+          };
+        },
+      },
+    },
+    extraTokenClaims: (ctx, token) => {
+      const client = (ctx.oidc.client ?? undefined) as unknown as { metadata(): StrongroomClientMetadata } | undefined;
+      const metadata = client?.metadata();
+      if (metadata === undefined) return undefined;
+      return {
+        tenant_id: metadata.tenant_id,
+        env: metadata.environment,
+        permissions: permissionsOfToken(metadata.permissions, token.scope),
+      };
+    },
+    ttl: {
+      AccessToken: ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
+      ClientCredentials: ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
+      AuthorizationCode: AUTHORIZATION_CODE_TTL_SECONDS,
+      Interaction: INTERACTION_TTL_SECONDS,
+      Session: SESSION_TTL_SECONDS,
+      Grant: REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS_MAX,
+      IdToken: ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
+      // A rotated refresh token never outlives the family's first one by more than 90 days.
+      RefreshToken: (_ctx, token) => {
+        const nowSeconds = Math.floor(Date.now() / 1000);
+        // `iiat`: when the family's first refresh token was issued (oidc-provider keeps it through rotations).
+        const familyAgeSeconds = nowSeconds - (token.iiat ?? token.iat ?? nowSeconds);
+        return Math.max(
+          1,
+          Math.min(REFRESH_TOKEN_TTL_SECONDS, REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS_MAX - familyAgeSeconds),
+        );
+      },
+    },
+    rotateRefreshToken: true,
+    // Unknown or expired interactions answer with the provider's error page, which never echoes input.
+    interactions: { url: (_ctx, interaction) => `${OIDC_ROUTES.interaction}/${interaction.uid}` },
+    conformIdTokenClaims: true,
+    renderError: (ctx, out) => {
+      ctx.type = 'application/json';
+      ctx.body = { error: out.error, error_description: out.error_description };
+    },
+  };
+}

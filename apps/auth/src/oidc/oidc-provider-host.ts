@@ -1,0 +1,166 @@
+import {
+  type AccessTokenClaims,
+  type exchangeOidcHttp,
+  OIDC_RESPONSE_HEADERS,
+  type RequestOf,
+  type ResponseOf,
+} from '@strongroom/contracts';
+import { type PepperedHasher, type VersionedSecretKeys } from '@strongroom/platform';
+import { inject } from 'light-my-request';
+import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
+import type { Logger } from 'pino';
+import { currentKey, publishedKeys, type SigningKey } from '../signing-keys/signing-key-ring';
+import { oidcConfiguration, type StrongroomClientMetadata } from './oidc-configuration';
+import type { OidcStore } from './oidc-store';
+import type { StructuredTokens } from './structured-tokens';
+
+export interface OidcProviderHostOptions {
+  issuer: string;
+  audience: string;
+  store: OidcStore;
+  signingKeys: () => Promise<SigningKey[]>;
+  clientSecrets: PepperedHasher;
+  cookieKeys: VersionedSecretKeys;
+  structuredTokens: StructuredTokens;
+  /** Publishes the revocation of one access token (through the outbox). */
+  revokeAccessToken: (claims: AccessTokenClaims) => Promise<void>;
+  logger: Logger;
+}
+
+type Exchange = RequestOf<typeof exchangeOidcHttp>;
+type ExchangeReply = ResponseOf<typeof exchangeOidcHttp>;
+
+/** Separates client-secret hashes from every other peppered hash. */
+export const CLIENT_SECRET_HASH_DOMAIN = 'oauth-client-secret';
+
+/** How often the signing-key ring is re-read, so a rotation reaches the provider. */
+const KEY_CHECK_INTERVAL_MS = 60_000;
+
+/**
+ * Owns the oidc-provider instance of this process: built from the current signing-key ring and
+ * rebuilt when the ring changes (keys are published before use, so tokens signed by either
+ * instance verify everywhere). HTTP exchanges forwarded by the gateway are injected into it.
+ */
+export class OidcProviderHost {
+  private current: { provider: Provider; ringId: string } | undefined;
+  private building: Promise<Provider> | undefined;
+  private checkedAtMs = 0;
+
+  constructor(private readonly options: OidcProviderHostOptions) {}
+
+  async exchange(request: Exchange): Promise<ExchangeReply> {
+    const provider = await this.provider();
+    const issuer = new URL(this.options.issuer);
+    const response = await inject(provider.callback(), {
+      method: request.method,
+      url: request.url,
+      // The issuer, not the client's Host header, names every URL the provider writes.
+      headers: {
+        ...request.headers,
+        host: issuer.host,
+        'x-forwarded-proto': issuer.protocol.replace(':', ''),
+        'x-forwarded-for': request.remoteAddress,
+      },
+      payload: request.body,
+      remoteAddress: request.remoteAddress,
+    });
+    const headers: ExchangeReply['headers'] = {};
+    for (const name of OIDC_RESPONSE_HEADERS) {
+      const value = response.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+      else if (Array.isArray(value)) headers[name] = value.map(String);
+    }
+    return { status: response.statusCode, headers, body: response.payload };
+  }
+
+  private async provider(): Promise<Provider> {
+    const now = Date.now();
+    if (this.current !== undefined && now - this.checkedAtMs < KEY_CHECK_INTERVAL_MS) return this.current.provider;
+    this.building ??= this.refresh().finally(() => {
+      this.building = undefined;
+    });
+    return this.building;
+  }
+
+  private async refresh(): Promise<Provider> {
+    const now = new Date();
+    const keys = await this.options.signingKeys();
+    const signing = currentKey(keys, now);
+    if (signing === undefined) throw new Error('the signing-key ring has no active key');
+    const published = publishedKeys(keys, now).map((key) => key.kid);
+    const ringId = `${signing.kid}|${published.join(',')}`;
+    this.checkedAtMs = now.getTime();
+    if (this.current?.ringId === ringId) return this.current.provider;
+    const privateJwks = [signing, ...keys.filter((key) => key.kid !== signing.kid && published.includes(key.kid))].map(
+      (key) => key.privateJwk,
+    );
+    const cookieKey = (await this.options.cookieKeys.currentKey()).key.toString('base64url');
+    const provider = new Provider(
+      this.options.issuer,
+      oidcConfiguration({
+        audience: this.options.audience,
+        privateJwks,
+        signingKid: signing.kid,
+        adapter: this.options.store.adapterClass(),
+        cookieKeys: [cookieKey],
+      }),
+    );
+    // The gateway is the only way in; it sets X-Forwarded-* from the issuer and the client address.
+    provider.proxy = true;
+    this.useHashedClientSecrets(provider);
+    provider.use(this.structuredTokenEndpoints());
+    provider.on('server_error', (_ctx: unknown, error: Error) =>
+      this.options.logger.error({ err: error }, 'oidc-provider server error'),
+    );
+    this.current = { provider, ringId };
+    this.options.logger.info({ kid: signing.kid, published: published.length }, 'oidc provider ready');
+    return provider;
+  }
+
+  /**
+   * Client secrets are stored as HMAC-SHA256 under a pepper (DESIGN, seed 002): the metadata's
+   * `client_secret` holds the hash, and the presented secret is hashed and compared in constant time.
+   */
+  private useHashedClientSecrets(provider: Provider): void {
+    const hasher = this.options.clientSecrets;
+    const clientClass = provider.Client as unknown as { prototype: { compareClientSecret(actual: string): unknown } };
+    clientClass.prototype.compareClientSecret = function compareHashedSecret(this: { clientSecret?: string }, actual) {
+      return this.clientSecret === undefined ? false : hasher.verify(actual, this.clientSecret);
+    };
+  }
+
+  /**
+   * oidc-provider answers `unsupported_token_type` for JWTs at introspection and revocation,
+   * after it has authenticated the client. For our own access tokens we answer instead: RFC 7662
+   * from the signature, claims and denylist; RFC 7009 by publishing a revocation every service applies.
+   */
+  private structuredTokenEndpoints() {
+    const { structuredTokens, revokeAccessToken } = this.options;
+    return async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+      await next();
+      const route = ctx.oidc?.route;
+      if (route !== 'introspection' && route !== 'revocation') return;
+      const refused =
+        ctx.status === 400 && (ctx.body as { error?: string } | undefined)?.error === 'unsupported_token_type';
+      const client = ctx.oidc.client as unknown as
+        | { clientId: string; metadata(): StrongroomClientMetadata }
+        | undefined;
+      const token = ctx.oidc.params?.token;
+      if (!refused || client === undefined || typeof token !== 'string') return;
+      ctx.status = 200;
+      ctx.type = 'application/json';
+      if (route === 'introspection') {
+        const metadata = client.metadata();
+        ctx.body = await structuredTokens.introspect(token, {
+          tenantId: metadata.tenant_id,
+          environment: metadata.environment,
+        });
+        return;
+      }
+      const claims = await structuredTokens.revocable(token, client.clientId);
+      // RFC 7009 §2.2: 200 whether or not there was anything to revoke.
+      if (claims !== undefined) await revokeAccessToken(claims);
+      ctx.body = '';
+    };
+  }
+}

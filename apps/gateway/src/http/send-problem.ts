@@ -1,0 +1,15 @@
+import { HEADERS } from '@strongroom/contracts';
+import type { FastifyReply } from 'fastify';
+import { problemFromError } from './problem-details';
+
+/** Answers an error as RFC 9457 problem+json from a route registered on Fastify directly. */
+export function sendProblem(reply: FastifyReply, error: unknown, requestId: string): FastifyReply {
+  const problem = problemFromError(error, requestId);
+  // RFC 6750 §3: a missing or invalid bearer token is challenged.
+  if (problem.status === 401) void reply.header('www-authenticate', 'Bearer realm="strongroom"');
+  return reply
+    .status(problem.status)
+    .header('content-type', 'application/problem+json')
+    .header(HEADERS.requestId, requestId)
+    .send(problem);
+}

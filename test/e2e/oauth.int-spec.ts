@@ -1,0 +1,278 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { RunningStack } from '@strongroom/cli';
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
+import * as oidc from 'openid-client';
+import { Client } from 'pg';
+import { startTestStack, type TestStack } from './test-stack';
+
+/**
+ * OAuth2/OIDC as a client sees it: an independent, certified-style client library (openid-client)
+ * against the gateway of the running stack, and every token checked again by the services.
+ */
+describe('OAuth2/OIDC through the gateway', () => {
+  let testStack: TestStack;
+  let stack: RunningStack;
+  let config: oidc.Configuration;
+
+  const api = (path: string, token: string, init: RequestInit = {}) =>
+    fetch(`${stack.gatewayUrl}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers },
+    });
+  const tenantPath = () => `/v1/tenants/${stack.demo.tenantId}`;
+  const discover = (clientId: string, clientSecret: string) =>
+    oidc.discovery(new URL(stack.gatewayUrl), clientId, clientSecret, undefined, {
+      execute: [oidc.allowInsecureRequests],
+    });
+
+  beforeAll(async () => {
+    // Debug logs: the most a process ever writes, searched for secrets at the end.
+    testStack = await startTestStack({ LOG_LEVEL: 'debug' });
+    stack = testStack.stack;
+    config = await discover(stack.demo.clientId, stack.demo.clientSecret);
+  }, 120_000);
+
+  afterAll(async () => {
+    await testStack?.dispose();
+  }, 60_000);
+
+  it('publishes discovery metadata naming the gateway as issuer, S256 PKCE only, no implicit flow', () => {
+    const metadata = config.serverMetadata();
+    expect(metadata.issuer).toBe(stack.gatewayUrl);
+    expect(metadata.token_endpoint).toBe(`${stack.gatewayUrl}/oauth/token`);
+    expect(metadata.jwks_uri).toBe(`${stack.gatewayUrl}/jwks`);
+    expect(metadata.introspection_endpoint).toBe(`${stack.gatewayUrl}/oauth/introspect`);
+    expect(metadata.revocation_endpoint).toBe(`${stack.gatewayUrl}/oauth/revoke`);
+    expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
+    expect(metadata.response_types_supported).toEqual(['code']);
+  });
+
+  it('issues a client_credentials access token: an ES256 at+jwt for the platform audience, 15 minutes, tenant and environment', async () => {
+    const tokens = await oidc.clientCredentialsGrant(config);
+    expect(tokens.token_type.toLowerCase()).toBe('bearer');
+    expect(tokens.expires_in).toBe(900);
+    expect(tokens.refresh_token).toBeUndefined();
+    expect(decodeProtectedHeader(tokens.access_token)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
+    const claims = decodeJwt(tokens.access_token);
+    expect(claims).toMatchObject({
+      iss: stack.gatewayUrl,
+      aud: 'urn:strongroom:api',
+      sub: stack.demo.clientId,
+      client_id: stack.demo.clientId,
+      tenant_id: stack.demo.tenantId,
+      env: 'sandbox',
+      permissions: ['tenants.tenants.read', 'auth.clients.create'],
+    });
+    expect(claims.exp! - claims.iat!).toBe(900);
+    expect(typeof claims.jti).toBe('string');
+
+    const response = await api(tenantPath(), tokens.access_token);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ id: stack.demo.tenantId, slug: stack.demo.tenantSlug });
+  });
+
+  it('narrows a token to the requested scope and refuses a scope the client does not hold', async () => {
+    const narrow = await oidc.clientCredentialsGrant(config, { scope: 'tenants.tenants.read' });
+    expect(decodeJwt(narrow.access_token).permissions).toEqual(['tenants.tenants.read']);
+    const response = await api(`${tenantPath()}/clients`, narrow.access_token, { method: 'POST', body: '{}' });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ code: 'FORBIDDEN', permission: 'auth.clients.create' });
+    await expect(oidc.clientCredentialsGrant(config, { scope: 'tenants.tenants.create' })).rejects.toMatchObject({
+      error: 'invalid_scope',
+    });
+  });
+
+  it('refuses a wrong client secret and an unknown client without telling them apart', async () => {
+    for (const [clientId, secret] of [
+      [stack.demo.clientId, `${stack.demo.clientSecret}x`],
+      [`sr_client_${randomBytes(16).toString('base64url')}`, stack.demo.clientSecret],
+    ] as const) {
+      const response = await fetch(`${stack.gatewayUrl}/oauth/token`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'grant_type=client_credentials',
+      });
+      expect(response.status).toBe(401);
+      expect(await response.json()).toEqual({
+        error: 'invalid_client',
+        error_description: 'client authentication failed',
+      });
+    }
+  });
+
+  it('introspects its own tenant’s tokens (RFC 7662) and revokes them (RFC 7009): every service refuses within 1 s', async () => {
+    const { access_token: token } = await oidc.clientCredentialsGrant(config);
+    const active = await oidc.tokenIntrospection(config, token);
+    expect(active).toMatchObject({ active: true, client_id: stack.demo.clientId, tenant_id: stack.demo.tenantId });
+    expect((await api(tenantPath(), token)).status).toBe(200);
+
+    await oidc.tokenRevocation(config, token);
+    const revokedAt = Date.now();
+    // The tenants service itself, asked over the bus with the token (not through the gateway).
+    const { BusClient, busTlsFilesFor, connectBus } = await import('@strongroom/platform');
+    const { getTenant } = await import('@strongroom/contracts');
+    const connection = await connectBus({
+      servers: stack.natsUrl,
+      tls: busTlsFilesFor(join(testStack.stateDir, 'pki'), 'strongroom-admin'),
+      name: 'e2e-revocation',
+    });
+    try {
+      const bus = new BusClient(connection, { defaultTimeoutMs: 5_000 });
+      const downstream = () =>
+        bus.request(getTenant, { tenantId: stack.demo.tenantId }, { credential: `Bearer ${token}` }).then(
+          () => 'accepted',
+          (error: { code?: string }) => error.code,
+        );
+      let outcome = await downstream();
+      while (outcome === 'accepted' && Date.now() - revokedAt < 5_000) {
+        await new Promise((r) => setTimeout(r, 10));
+        outcome = await downstream();
+      }
+      expect(outcome).toBe('UNAUTHENTICATED');
+      expect(Date.now() - revokedAt).toBeLessThan(1_000);
+    } finally {
+      await connection.close();
+    }
+    expect((await api(tenantPath(), token)).status).toBe(401);
+    await expect(oidc.tokenIntrospection(config, token)).resolves.toEqual({ active: false });
+  });
+
+  it('answers introspection and revocation of garbage as RFC 7662/7009 ask (inactive, 200)', async () => {
+    await expect(oidc.tokenIntrospection(config, 'not-a-token')).resolves.toEqual({ active: false });
+    await expect(oidc.tokenRevocation(config, 'not-a-token')).resolves.toBeUndefined();
+  });
+
+  describe('tampered tokens are refused at the gateway (services: apps/auth/test/zero-trust.int-spec.ts)', () => {
+    let genuine: string;
+    const forged = (header: object, payload: object, signature = '') =>
+      `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${signature}`;
+
+    beforeAll(async () => {
+      genuine = (await oidc.clientCredentialsGrant(config)).access_token;
+    });
+
+    it.each([
+      ['alg none', () => forged({ alg: 'none', typ: 'at+jwt' }, decodeJwt(genuine))],
+      [
+        'HS256 signed with the public key',
+        async () => {
+          const jwks = (await (await fetch(`${stack.gatewayUrl}/jwks`)).json()) as { keys: object[] };
+          const secret = Buffer.from(JSON.stringify(jwks.keys[0]));
+          return new SignJWT(decodeJwt(genuine))
+            .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: decodeProtectedHeader(genuine).kid! })
+            .sign(secret);
+        },
+      ],
+      [
+        'an unknown kid',
+        async () => {
+          const { privateKey } = await generateKeyPair('ES256');
+          return new SignJWT(decodeJwt(genuine))
+            .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'not-ours' })
+            .sign(privateKey);
+        },
+      ],
+      [
+        'our kid with another key, another issuer and audience',
+        async () => {
+          const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+          return new SignJWT({ ...decodeJwt(genuine), iss: 'https://evil.example', aud: 'other-api' })
+            .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: decodeProtectedHeader(genuine).kid! })
+            .sign(privateKey);
+        },
+      ],
+      [
+        'an altered claim (another tenant)',
+        () => {
+          const [header, , signature] = genuine.split('.');
+          const payload = { ...decodeJwt(genuine), tenant_id: '11111111-1111-4111-8111-111111111111' };
+          return `${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${signature}`;
+        },
+      ],
+    ])('%s', async (_case, make) => {
+      const token = await make();
+      const response = await api(tenantPath(), token);
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toContain('Bearer');
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      expect(await response.json()).toMatchObject({ code: 'UNAUTHENTICATED' });
+    });
+
+    it('a missing token', async () => {
+      const response = await fetch(`${stack.gatewayUrl}${tenantPath()}`);
+      expect(response.status).toBe(401);
+    });
+  });
+
+  describe('client registration through the gateway', () => {
+    it('registers a client with a subset of the creator’s permissions; its secret is shown once and stored hashed', async () => {
+      const { access_token: token } = await oidc.clientCredentialsGrant(config);
+      const response = await api(`${tenantPath()}/clients`, token, {
+        method: 'POST',
+        body: JSON.stringify({
+          environment: 'sandbox',
+          name: 'Reporting job',
+          grantTypes: ['client_credentials'],
+          permissions: ['tenants.tenants.read'],
+        }),
+      });
+      expect(response.status).toBe(201);
+      const created = (await response.json()) as { clientId: string; clientSecret: string };
+      expect(created).toMatchObject({ tenantId: stack.demo.tenantId, permissions: ['tenants.tenants.read'] });
+
+      const reporting = await discover(created.clientId, created.clientSecret);
+      const tokens = await oidc.clientCredentialsGrant(reporting);
+      expect(decodeJwt(tokens.access_token)).toMatchObject({
+        sub: created.clientId,
+        permissions: ['tenants.tenants.read'],
+      });
+
+      const admin = new Client({ connectionString: await testStack.adminUrlOf('auth') });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query(
+          'SELECT metadata::text AS metadata FROM oauth_clients WHERE client_id = $1',
+          [created.clientId],
+        );
+        expect(rows[0].metadata).not.toContain(created.clientSecret);
+        expect(rows[0].metadata).toMatch(/"client_secret": "h1\.\d+\./);
+      } finally {
+        await admin.end();
+      }
+    });
+
+    it('refuses to grant a permission the creator lacks, and registering in another tenant', async () => {
+      const { access_token: token } = await oidc.clientCredentialsGrant(config);
+      const body = { environment: 'sandbox', name: 'Escalation', grantTypes: ['client_credentials'] };
+      const escalation = await api(`${tenantPath()}/clients`, token, {
+        method: 'POST',
+        body: JSON.stringify({ ...body, permissions: ['tenants.tenants.create'] }),
+      });
+      expect(escalation.status).toBe(400);
+      expect(await escalation.json()).toMatchObject({ code: 'VALIDATION' });
+
+      const otherTenant = await api('/v1/tenants/11111111-1111-4111-8111-111111111111/clients', token, {
+        method: 'POST',
+        body: JSON.stringify({ ...body, permissions: ['tenants.tenants.read'] }),
+      });
+      expect(otherTenant.status).toBe(404);
+      expect((await api('/v1/tenants/11111111-1111-4111-8111-111111111111', token)).status).toBe(404);
+    });
+  });
+
+  it('never writes a client secret or an access token to a log', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { access_token: token } = await oidc.clientCredentialsGrant(config);
+    await api(tenantPath(), token);
+    const logDir = join(testStack.stateDir, 'logs');
+    for (const file of readdirSync(logDir)) {
+      const log = readFileSync(join(logDir, file), 'utf8');
+      expect(log).not.toContain(stack.demo.clientSecret);
+      expect(log).not.toContain(token.split('.')[2]);
+    }
+  });
+});
