@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
 import { healthControllerFor } from '@strongroom/platform';
+import { ApiKeyServices } from './api-keys/api-key-services';
+import { ApiKeyTokenIssuer } from './api-keys/api-key-token-issuer';
+import { ApiKeysHandler } from './api-keys/api-keys.handler';
 import { ClientsHandler } from './clients/clients.handler';
 import { ClientsRepository } from './clients/clients.repository';
 import { OidcStoreCleanup, oidcProviders } from './oidc/oidc.providers';
@@ -10,10 +13,25 @@ import { SigningKeyStore } from './signing-keys/signing-key-store';
 import { UsersHandler } from './users/users.handler';
 import { UsersRepository } from './users/users.repository';
 
-/** The auth service: OAuth2/OIDC (oidc-provider), clients, users, token-signing keys. */
+/** The auth service: OAuth2/OIDC (oidc-provider), clients, users, API keys, token-signing keys. */
 @Module({
   imports: [ServiceTokensModule],
-  controllers: [healthControllerFor('auth'), UsersHandler, JwksHandler, OidcExchangeHandler, ClientsHandler],
-  providers: [UsersRepository, SigningKeyStore, ClientsRepository, OidcStoreCleanup, ...oidcProviders],
+  controllers: [
+    healthControllerFor('auth'),
+    UsersHandler,
+    JwksHandler,
+    OidcExchangeHandler,
+    ClientsHandler,
+    ApiKeysHandler,
+  ],
+  providers: [
+    UsersRepository,
+    SigningKeyStore,
+    ClientsRepository,
+    OidcStoreCleanup,
+    ...oidcProviders,
+    ApiKeyServices,
+    ApiKeyTokenIssuer,
+  ],
 })
 export class AuthModule {}

@@ -146,7 +146,8 @@ describe('service identities and their tokens', () => {
     for (const identity of BUS_IDENTITIES) {
       for (const permission of SERVICE_TOKEN_PERMISSIONS[identity]) expect(isPermission(permission)).toBe(true);
     }
-    expect(SERVICE_TOKEN_PERMISSIONS.gateway).toEqual([]);
+    // On its own behalf the gateway only exchanges presented API keys for access tokens.
+    expect(SERVICE_TOKEN_PERMISSIONS.gateway).toEqual(['auth.api-keys.authenticate']);
     expect(SERVICE_TOKEN_PERMISSIONS.auth).toEqual(['tenants.tenants.read']);
     for (const service of others('auth')) expect(SERVICE_TOKEN_PERMISSIONS[service]).toEqual([]);
   });

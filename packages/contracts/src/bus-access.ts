@@ -109,8 +109,9 @@ export const BUS_ACCESS: Readonly<Record<BusIdentity, BusAccessDeclaration>> = {
  * forwards that user's credential instead, so it needs nothing here for that call.
  */
 export const SERVICE_TOKEN_PERMISSIONS: Readonly<Record<BusIdentity, readonly Permission[]>> = {
-  // Health checks and JWKS are public; the gateway forwards its clients' credentials.
-  gateway: [],
+  // Health checks and JWKS are public; the gateway forwards its clients' credentials, and on its
+  // own behalf exchanges a presented API key for an access token.
+  gateway: ['auth.api-keys.authenticate'],
   // Auth checks, on its own behalf, that a tenant exists.
   auth: ['tenants.tenants.read'],
   tenants: [],

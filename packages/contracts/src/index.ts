@@ -1,3 +1,4 @@
+export * from './api-keys';
 export * from './bus-access';
 export * from './clients';
 export * from './contract';

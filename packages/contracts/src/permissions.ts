@@ -11,6 +11,11 @@ export const PERMISSIONS = {
   'auth.service-tokens.issue': 'Obtain an access token for the calling bus identity',
   'auth.clients.create': 'Register OAuth2 clients in a tenant environment',
   'auth.oidc.exchange': 'Reach the OAuth2/OIDC endpoints (the gateway, for every client)',
+  'auth.api-keys.create': 'Create API keys in a tenant environment',
+  'auth.api-keys.rotate': 'Rotate API keys of a tenant',
+  'auth.api-keys.revoke': 'Revoke API keys of a tenant',
+  'auth.api-keys.read': 'List API keys of a tenant (never their secrets)',
+  'auth.api-keys.authenticate': 'Exchange a presented API key for an access token (the gateway only)',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -1,14 +1,14 @@
-import { REQUEST_SIGNING_FAILURES, type RequestSigningError } from '@strongroom/contracts';
+import {
+  API_KEY_AUTHENTICATION_FAILURES,
+  REQUEST_SIGNING_FAILURES,
+  type RequestSigningError,
+} from '@strongroom/contracts';
 import { PlatformError } from '@strongroom/platform';
 
 export const API_KEY_FAILURES = {
-  MALFORMED: { message: 'The API key is malformed', status: 'UNAUTHENTICATED' },
-  CHECKSUM_MISMATCH: { message: 'The API key checksum does not match (a typo?)', status: 'UNAUTHENTICATED' },
-  WRONG_ENVIRONMENT: { message: 'The API key belongs to another environment', status: 'UNAUTHENTICATED' },
-  // One answer for unknown key, wrong secret, revoked key and a rotated key past its overlap: no oracle.
-  INVALID_API_KEY: { message: 'The API key is not valid', status: 'UNAUTHENTICATED' },
-  // Only said to a caller that proved it holds the secret.
-  EXPIRED: { message: 'The API key has expired', status: 'UNAUTHENTICATED' },
+  // MALFORMED, CHECKSUM_MISMATCH, WRONG_ENVIRONMENT, INVALID_API_KEY, EXPIRED, NOT_GATEWAY: declared
+  // in the contract, since the gateway and SDKs switch on them.
+  ...API_KEY_AUTHENTICATION_FAILURES,
   PERMISSION_NOT_HELD: { message: 'A key cannot grant permissions its creator does not hold', status: 'FORBIDDEN' },
   INVALID_PERMISSIONS: { message: 'The permissions are not valid', status: 'VALIDATION' },
   INVALID_EXPIRY: { message: 'The expiry is not valid', status: 'VALIDATION' },

@@ -1,8 +1,8 @@
-import type { Environment, Permission } from '@strongroom/contracts';
+import { API_KEY_RATE_LIMIT_TIERS, type Environment, type Permission } from '@strongroom/contracts';
 import { type EnvelopeEncryption, type PepperedHasher, PlatformError } from '@strongroom/platform';
 
-/** The gateway maps a tier to its limits; the key only names it. */
-export const API_KEY_RATE_LIMIT_TIERS = ['basic', 'standard', 'premium'] as const;
+/** The gateway maps a tier to its limits; the key only names it (declared in the contract). */
+export { API_KEY_RATE_LIMIT_TIERS };
 export type ApiKeyRateLimitTier = (typeof API_KEY_RATE_LIMIT_TIERS)[number];
 
 export type ApiKeyStatus = 'active' | 'rotating' | 'revoked';
@@ -44,6 +44,12 @@ export function apiKeyView(record: ApiKeyRecord): ApiKeyView {
 export type ApiKeySecretHasher = Pick<PepperedHasher, 'hash' | 'verify' | 'needsRehash'>;
 export type SigningSecretEncryption = Pick<EnvelopeEncryption, 'encrypt' | 'decrypt'>;
 
+export interface ApiKeyListPage {
+  environment?: Environment;
+  limit: number;
+  afterKeyId?: string;
+}
+
 /** The only access to stored keys; the Postgres repository implements it with one statement each. */
 export interface ApiKeyRepository {
   insert(record: ApiKeyRecord): Promise<void>;
@@ -53,7 +59,10 @@ export interface ApiKeyRepository {
    * if it is still active. False when it was not: two concurrent rotations make one new key.
    */
   rotate(keyId: string, change: { overlapEndsAt: Date; replacedByKeyId: string }, next: ApiKeyRecord): Promise<boolean>;
-  revoke(keyId: string, revokedAt: Date): Promise<void>;
+  /** Only if not yet revoked; `revokedBy` names the actor in the revocation event, it is not stored. */
+  revoke(keyId: string, revokedAt: Date, revokedBy: string): Promise<void>;
+  /** A tenant's keys ordered by keyId, at most `limit`, after `afterKeyId` when given. */
+  list(tenantId: string, page: ApiKeyListPage): Promise<ApiKeyRecord[]>;
   touchLastUsed(keyId: string, at: Date): Promise<void>;
   /** After a pepper rotation: the same secret, hashed under the current pepper. */
   replaceSecretHash(keyId: string, secretHash: string): Promise<void>;
@@ -87,11 +96,21 @@ export class InMemoryApiKeyRepository implements ApiKeyRepository {
     return true;
   }
 
-  async revoke(keyId: string, revokedAt: Date): Promise<void> {
+  async revoke(keyId: string, revokedAt: Date, _revokedBy: string): Promise<void> {
     const record = this.records.get(keyId);
     if (record !== undefined && record.status !== 'revoked') {
       this.records.set(keyId, { ...record, status: 'revoked', revokedAt });
     }
+  }
+
+  async list(tenantId: string, page: ApiKeyListPage): Promise<ApiKeyRecord[]> {
+    return [...this.records.values()]
+      .filter((record) => record.tenantId === tenantId)
+      .filter((record) => page.environment === undefined || record.environment === page.environment)
+      .filter((record) => page.afterKeyId === undefined || record.keyId > page.afterKeyId)
+      .sort((a, b) => (a.keyId < b.keyId ? -1 : 1))
+      .slice(0, page.limit)
+      .map((record) => ({ ...record }));
   }
 
   async touchLastUsed(keyId: string, at: Date): Promise<void> {

@@ -9,6 +9,7 @@ import {
 } from './api-key-format';
 import {
   API_KEY_RATE_LIMIT_TIERS,
+  type ApiKeyListPage,
   type ApiKeyRateLimitTier,
   type ApiKeyRecord,
   type ApiKeyRepository,
@@ -24,6 +25,7 @@ export const SIGNING_SECRET_PURPOSE = 'auth.api-key.signing-secret';
 /** last_used_at is written at most once a minute per key, not on every request. */
 export const LAST_USED_RESOLUTION_SECONDS = 60;
 const NAME_LENGTH_MAX = 100;
+const LIST_PAGE_SIZE_MAX = 100;
 const IP_ALLOWLIST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Who manages keys: a user already authenticated and authorised for key management by the handler. */
@@ -132,8 +134,16 @@ export class ApiKeyService {
     const record = await this.ownedRecord(actor, keyId);
     if (record.status === 'revoked') return apiKeyView(record);
     const revokedAt = this.now();
-    await this.repository.revoke(keyId, revokedAt);
+    await this.repository.revoke(keyId, revokedAt, actor.userId);
     return apiKeyView({ ...record, status: 'revoked', revokedAt });
+  }
+
+  /** A page of the actor's tenant's keys, without hashes or ciphertexts. */
+  async list(actor: ApiKeyActor, page: ApiKeyListPage): Promise<ApiKeyView[]> {
+    if (!Number.isInteger(page.limit) || page.limit < 1 || page.limit > LIST_PAGE_SIZE_MAX) {
+      throw new ApiKeyError('INVALID_INPUT', { field: 'limit', limitMax: LIST_PAGE_SIZE_MAX });
+    }
+    return (await this.repository.list(actor.tenantId, page)).map(apiKeyView);
   }
 
   /** Verifies a presented key for a resource in `environment`. */

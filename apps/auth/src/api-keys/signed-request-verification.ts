@@ -17,16 +17,22 @@ import { parseApiKey } from './api-key-format';
 import type { ApiKeyPrincipal, ApiKeyService } from './api-key-service';
 import type { NonceStore } from './nonce-store';
 
-/** A request as the gateway received it: the raw target and the exact body bytes, before any parsing. */
-export interface SignedRequest {
+/** A request as the gateway received it, with the SHA-256 of its exact body bytes instead of the body. */
+export interface DigestedSignedRequest {
   method: string;
   /** Origin-form request target as sent (Fastify `request.raw.url`), path and query. */
   target: string;
   /** Lower-case names, as Node delivers them. */
   headers: Readonly<Record<string, string | readonly string[] | undefined>>;
-  body: Buffer;
+  /** Lower-case hex SHA-256 of the body bytes received, computed by whoever holds the body (the gateway). */
+  bodySha256: string;
   /** The environment of the resource addressed (sandbox or production host/tenant). */
   environment: Environment;
+}
+
+/** A request as the gateway received it: the raw target and the exact body bytes, before any parsing. */
+export interface SignedRequest extends Omit<DigestedSignedRequest, 'bodySha256'> {
+  body: Buffer;
 }
 
 export interface SignedRequestVerifierOptions {
@@ -49,6 +55,15 @@ export class SignedRequestVerifier {
   }
 
   async verify(request: SignedRequest): Promise<ApiKeyPrincipal> {
+    const { body, ...rest } = request;
+    return this.verifyDigested({ ...rest, bodySha256: sha256Hex(body) });
+  }
+
+  /**
+   * As verify, for a caller that sends the body's digest instead of the body (the gateway over
+   * the bus: a body never crosses it twice). The digest is compared with the signed header.
+   */
+  async verifyDigested(request: DigestedSignedRequest): Promise<ApiKeyPrincipal> {
     const apiKey = singleHeader(request, REQUEST_SIGNING_HEADERS.apiKey);
     const timestamp = singleHeader(request, REQUEST_SIGNING_HEADERS.timestamp);
     const nonce = singleHeader(request, REQUEST_SIGNING_HEADERS.nonce);
@@ -65,7 +80,7 @@ export class SignedRequestVerifier {
     // Whole seconds on both sides, so the ±300 s boundary is exact whatever the milliseconds.
     const skewSeconds = Math.abs(Math.floor(this.now().getTime() / 1000) - timestampSeconds);
     if (!(skewSeconds <= REQUEST_TIMESTAMP_SKEW_SECONDS_MAX)) throw new RequestSigningError('STALE_TIMESTAMP');
-    if (!constantTimeEqual(sha256Hex(request.body), contentSha256)) {
+    if (!CONTENT_SHA256_PATTERN.test(request.bodySha256) || !constantTimeEqual(request.bodySha256, contentSha256)) {
       throw new RequestSigningError('BODY_DIGEST_MISMATCH');
     }
     const canonical = canonicalRequest({
@@ -91,7 +106,7 @@ export class SignedRequestVerifier {
 }
 
 /** A repeated signing header is ambiguous (which one was signed?), so it is malformed. */
-function singleHeader(request: SignedRequest, header: RequestSigningHeader): string {
+function singleHeader(request: DigestedSignedRequest, header: RequestSigningHeader): string {
   const value = request.headers[header];
   if (value === undefined || value === '' || (Array.isArray(value) && value.length === 0)) {
     throw new RequestSigningError('MISSING_HEADER', { header });

@@ -1,0 +1,435 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type INestMicroservice, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import {
+  authenticateApiKey,
+  createApiKey,
+  type Environment,
+  REQUEST_SIGNING_HEADERS as H,
+  listApiKeys,
+  OPERATOR_IDENTITY,
+  type RequestOf,
+  type ResponseOf,
+  revokeApiKey,
+  rotateApiKey,
+  sha256Hex,
+  signRequest,
+} from '@strongroom/contracts';
+import {
+  BusClient,
+  BusServer,
+  busHandlerHooks,
+  createLogger,
+  createServiceDataSource,
+  ensureEventStreams,
+  LocalSecretsProvider,
+  OutboxRelay,
+  type ProcessCredentials,
+  type ServiceResources,
+  serviceCredentialsOverBus,
+  serviceRootModule,
+  startProcessCredentials,
+} from '@strongroom/platform';
+import { createTestDatabase, startTestNats, type TestDatabase, type TestNats } from '@strongroom/testing';
+import { importJWK, SignJWT } from 'jose';
+import type { NatsConnection } from 'nats';
+import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
+import { migrations } from '../migrations';
+import { PgNonceStore } from '../src/api-keys/api-key-nonces.repository';
+import { ApiKeyServices } from '../src/api-keys/api-key-services';
+import { ApiKeyTokenIssuer } from '../src/api-keys/api-key-token-issuer';
+import { ApiKeysHandler } from '../src/api-keys/api-keys.handler';
+import { localCredentialSources } from '../src/service-tokens/local-credential-sources';
+import { ServiceTokensModule } from '../src/service-tokens/service-tokens.module';
+import { JwksHandler } from '../src/signing-keys/jwks.handler';
+import { currentKey } from '../src/signing-keys/signing-key-ring';
+import { SigningKeyStore } from '../src/signing-keys/signing-key-store';
+
+const PUBLIC_URL = 'https://api.strongroom.test';
+const TOKEN_AUDIENCE = 'strongroom-api';
+const logger = createLogger({ service: 'auth', level: 'silent' });
+const KEY_ADMIN_PERMISSIONS = [
+  'auth.api-keys.create',
+  'auth.api-keys.rotate',
+  'auth.api-keys.revoke',
+  'auth.api-keys.read',
+  'tenants.tenants.read',
+];
+
+@Module({
+  imports: [ServiceTokensModule],
+  controllers: [JwksHandler, ApiKeysHandler],
+  providers: [SigningKeyStore, ApiKeyServices, ApiKeyTokenIssuer],
+})
+class ApiKeysSliceModule {}
+
+type Issued = ResponseOf<typeof createApiKey>;
+
+describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'strongroom-api-keys-'));
+  const tenantId = randomUUID();
+  const otherTenantId = randomUUID();
+  const installedVerifier = busHandlerHooks.verifyCredential;
+  let nats: TestNats;
+  let database: TestDatabase;
+  let dataSource: DataSource;
+  let resources: ServiceResources;
+  let credentials: ProcessCredentials;
+  let relay: OutboxRelay;
+  let auth: INestMicroservice;
+  let superuser: Client;
+  let asTenantAdmin: BusClient;
+  let asGateway: BusClient;
+  let tenantAdmin: string;
+  const connections: NatsConnection[] = [];
+  const shownOnce: string[] = [];
+
+  async function connect(identity: string): Promise<NatsConnection> {
+    const connection = await nats.connectAs(identity);
+    connections.push(connection);
+    return connection;
+  }
+
+  /** A tenant user's token, signed with auth's current key as the OIDC provider signs them. */
+  async function userToken(tenant: string, permissions: string[]): Promise<string> {
+    const now = new Date();
+    const key = currentKey(await new SigningKeyStore(resources).keys(now), now)!;
+    const jwt = await new SignJWT({ tenant_id: tenant, env: 'production', permissions, jti: randomUUID() })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+      .setIssuer(PUBLIC_URL)
+      .setAudience(TOKEN_AUDIENCE)
+      .setSubject(`user-of-${tenant}`)
+      .setIssuedAt()
+      .setExpirationTime('15m')
+      .sign(await importJWK(key.privateJwk, key.alg));
+    return `Bearer ${jwt}`;
+  }
+
+  async function createKey(environment: Environment, overrides: Partial<RequestOf<typeof createApiKey>> = {}) {
+    const issued = await asTenantAdmin.request(
+      createApiKey,
+      { tenantId, environment, name: 'payouts', permissions: ['tenants.tenants.read'], ...overrides },
+      { credential: tenantAdmin },
+    );
+    shownOnce.push(issued.apiKey, issued.signingSecret);
+    return issued;
+  }
+
+  interface Presented {
+    environment?: Environment;
+    signedAt?: Date;
+    nonce?: string;
+    receivedBody?: Buffer;
+  }
+
+  /** Signs as the SDK does, then asks auth as the gateway does: headers and the received body's digest. */
+  function authenticateAs(issued: Pick<Issued, 'apiKey' | 'signingSecret' | 'key'>, presented: Presented = {}) {
+    const body = Buffer.from(JSON.stringify({ amountMinor: 1000, currency: 'ZMW' }));
+    const headers = signRequest({
+      method: 'POST',
+      url: '/v1/ledger/transfers?dryRun=false',
+      body,
+      keyId: issued.key.keyId,
+      signingSecret: issued.signingSecret,
+      now: presented.signedAt ?? new Date(),
+      ...(presented.nonce === undefined ? {} : { nonce: presented.nonce }),
+    });
+    return asGateway.request(authenticateApiKey, {
+      environment: presented.environment ?? 'production',
+      method: 'POST',
+      path: '/v1/ledger/transfers',
+      query: 'dryRun=false',
+      bodySha256: sha256Hex(presented.receivedBody ?? body),
+      headers: { ...headers, [H.apiKey]: issued.apiKey },
+    });
+  }
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    await ensureEventStreams(await connect(OPERATOR_IDENTITY));
+    database = await createTestDatabase('api_keys', migrations);
+    dataSource = createServiceDataSource({ url: database.runtimeUrl, applicationName: 'auth-test', poolSize: 4 });
+    await dataSource.initialize();
+    superuser = new Client({
+      connectionString: database.adminUrl.replace(/\/[^/?]*(\?|$)/, `/${database.databaseName}$1`),
+    });
+    await superuser.connect();
+
+    const authConnection = await connect('auth');
+    const base = {
+      service: 'auth',
+      version: 'test',
+      startedAtMs: Date.now(),
+      config: { PUBLIC_URL, TOKEN_AUDIENCE } as ServiceResources['config'],
+      logger,
+      connection: authConnection,
+      bus: new BusClient(authConnection, { defaultTimeoutMs: 2_000 }),
+      secrets: new LocalSecretsProvider({ stateDir, logger, nodeEnv: 'test' }),
+      dataSource,
+    } satisfies ServiceResources;
+    // As runBackendService does for auth: its verifier reads the key ring locally, revocations from JetStream.
+    credentials = await startProcessCredentials({
+      identity: 'auth',
+      connection: authConnection,
+      config: { PUBLIC_URL, TOKEN_AUDIENCE },
+      logger,
+      sources: localCredentialSources(base),
+    });
+    resources = { ...base, credentials };
+    busHandlerHooks.verifyCredential = (authorization) => credentials.verifier.verify(authorization);
+    relay = new OutboxRelay({ dataSource, connection: authConnection, logger, pollIntervalMs: 100 });
+    relay.start();
+    auth = await NestFactory.createMicroservice(serviceRootModule(ApiKeysSliceModule, resources), {
+      strategy: new BusServer(async () => authConnection, { queue: 'auth' }),
+      logger: false,
+    });
+    await auth.listen();
+
+    const gatewayConnection = await connect('gateway');
+    asTenantAdmin = new BusClient(gatewayConnection, { defaultTimeoutMs: 5_000 });
+    asGateway = new BusClient(gatewayConnection, {
+      defaultTimeoutMs: 5_000,
+      actingAs: serviceCredentialsOverBus(asTenantAdmin),
+    });
+    tenantAdmin = await userToken(tenantId, KEY_ADMIN_PERMISSIONS);
+  });
+
+  afterAll(async () => {
+    busHandlerHooks.verifyCredential = installedVerifier;
+    await auth?.close();
+    await relay?.stop();
+    await credentials?.stop();
+    for (const connection of connections) if (!connection.isClosed()) await connection.close();
+    await dataSource?.destroy();
+    await superuser?.end();
+    await database?.drop();
+    await nats?.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('exchanges a validly signed request for a short-lived token every service verifies', async () => {
+    const issued = await createKey('production', { rateLimitTier: 'premium', ipAllowlistId: 'office' });
+    expect(issued.apiKey).toMatch(/^sr_live_/);
+    expect(issued.signingSecret).toMatch(/^sr_sig_/);
+
+    const exchanged = await authenticateAs(issued);
+    expect(exchanged).toMatchObject({
+      tokenType: 'Bearer',
+      keyId: issued.key.keyId,
+      tenantId,
+      environment: 'production',
+      permissions: ['tenants.tenants.read'],
+      rateLimitTier: 'premium',
+      ipAllowlistId: 'office',
+    });
+    expect(exchanged.expiresInSeconds).toBeLessThanOrEqual(300);
+    const principal = await credentials.verifier.verify(`Bearer ${exchanged.accessToken}`);
+    expect(principal).toMatchObject({ subject: `api_key:${issued.key.keyId}`, tenantId, environment: 'production' });
+    expect([...principal.permissions]).toEqual(['tenants.tenants.read']);
+    expect(principal.expiresAt.getTime() - principal.issuedAt.getTime()).toBeLessThanOrEqual(300_000);
+  });
+
+  it('refuses a replayed nonce, a stale timestamp, an altered body and a bad signature, each by name', async () => {
+    const issued = await createKey('production');
+    const nonce = randomUUID().replaceAll('-', '');
+    await expect(authenticateAs(issued, { nonce })).resolves.toMatchObject({ keyId: issued.key.keyId });
+    await expect(authenticateAs(issued, { nonce })).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      details: { reason: 'REPLAYED_NONCE' },
+    });
+    await expect(authenticateAs(issued, { signedAt: new Date(Date.now() - 301_000) })).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      details: { reason: 'STALE_TIMESTAMP' },
+    });
+    await expect(authenticateAs(issued, { receivedBody: Buffer.from('{"amountMinor":9000}') })).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      details: { reason: 'BODY_DIGEST_MISMATCH' },
+    });
+    const wrongSecret = { ...issued, signingSecret: `sr_sig_${'A'.repeat(43)}` };
+    await expect(authenticateAs(wrongSecret)).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      details: { reason: 'BAD_SIGNATURE' },
+    });
+  });
+
+  it('never lets a sandbox key work on production, nor a production key on sandbox', async () => {
+    const sandbox = await createKey('sandbox');
+    expect(sandbox.apiKey).toMatch(/^sr_test_/);
+    await expect(authenticateAs(sandbox, { environment: 'production' })).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      details: { reason: 'WRONG_ENVIRONMENT', keyEnvironment: 'sandbox', resourceEnvironment: 'production' },
+    });
+    await expect(authenticateAs(sandbox, { environment: 'sandbox' })).resolves.toMatchObject({
+      environment: 'sandbox',
+    });
+    const production = await createKey('production');
+    await expect(authenticateAs(production, { environment: 'sandbox' })).rejects.toMatchObject({
+      details: { reason: 'WRONG_ENVIRONMENT' },
+    });
+  });
+
+  it('refuses a revoked key at once, and every service drops the tokens it was exchanged for', async () => {
+    const issued = await createKey('production');
+    const exchanged = await authenticateAs(issued);
+    await expect(credentials.verifier.verify(`Bearer ${exchanged.accessToken}`)).resolves.toMatchObject({
+      subject: `api_key:${issued.key.keyId}`,
+    });
+    const revoked = await asTenantAdmin.request(
+      revokeApiKey,
+      { tenantId, keyId: issued.key.keyId },
+      { credential: tenantAdmin },
+    );
+    expect(revoked).toMatchObject({ status: 'revoked', keyId: issued.key.keyId });
+    await expect(authenticateAs(issued)).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      details: { reason: 'INVALID_API_KEY' },
+    });
+
+    const deadline = Date.now() + 3_000;
+    let outcome: unknown;
+    while (Date.now() < deadline) {
+      outcome = await credentials.verifier.verify(`Bearer ${exchanged.accessToken}`).catch((error: unknown) => error);
+      if ((outcome as { code?: string }).code === 'UNAUTHENTICATED') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(outcome).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('keeps a rotated key working during the overlap and refuses it after, while the new one works', async () => {
+    const original = await createKey('production');
+    const rotated = await asTenantAdmin.request(
+      rotateApiKey,
+      { tenantId, keyId: original.key.keyId, overlapSeconds: 3_600 },
+      { credential: tenantAdmin },
+    );
+    shownOnce.push(rotated.issued.apiKey, rotated.issued.signingSecret);
+    expect(rotated.previous).toMatchObject({ status: 'rotating', replacedByKeyId: rotated.issued.key.keyId });
+    await expect(authenticateAs(original)).resolves.toMatchObject({ keyId: original.key.keyId });
+    await expect(authenticateAs(rotated.issued)).resolves.toMatchObject({ keyId: rotated.issued.key.keyId });
+
+    // The overlap ends (as an hour passing would end it).
+    await superuser.query("UPDATE api_keys SET overlap_ends_at = now() - interval '1 second' WHERE key_id = $1", [
+      original.key.keyId,
+    ]);
+    await expect(authenticateAs(original)).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      details: { reason: 'INVALID_API_KEY' },
+    });
+    await expect(authenticateAs(rotated.issued)).resolves.toMatchObject({ keyId: rotated.issued.key.keyId });
+  });
+
+  it('tells the holder its key expired', async () => {
+    const issued = await createKey('production', { expiresAt: new Date(Date.now() + 60_000).toISOString() });
+    await superuser.query("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE key_id = $1", [
+      issued.key.keyId,
+    ]);
+    await expect(authenticateAs(issued)).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      details: { reason: 'EXPIRED' },
+    });
+  });
+
+  it("answers another tenant's principal NOT_FOUND for listing and revoking the key", async () => {
+    const issued = await createKey('production');
+    const outsider = await userToken(otherTenantId, KEY_ADMIN_PERMISSIONS);
+    await expect(
+      asTenantAdmin.request(listApiKeys, { tenantId, limit: 100 }, { credential: outsider }),
+    ).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await expect(
+      asTenantAdmin.request(revokeApiKey, { tenantId, keyId: issued.key.keyId }, { credential: outsider }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // Naming its own tenant does not help: RLS shows it no such key.
+    await expect(
+      asTenantAdmin.request(
+        revokeApiKey,
+        { tenantId: otherTenantId, keyId: issued.key.keyId },
+        { credential: outsider },
+      ),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND', details: { reason: 'NOT_FOUND' } });
+    await expect(
+      asTenantAdmin.request(listApiKeys, { tenantId: otherTenantId, limit: 100 }, { credential: outsider }),
+    ).resolves.toEqual({ keys: [] });
+
+    const own = await asTenantAdmin.request(listApiKeys, { tenantId, limit: 100 }, { credential: tenantAdmin });
+    expect(own.keys.map((key) => key.keyId)).toContain(issued.key.keyId);
+    await expect(authenticateAs(issued)).resolves.toMatchObject({ keyId: issued.key.keyId });
+  });
+
+  it('lets only the gateway exchange keys: a tenant user holding every key permission is FORBIDDEN', async () => {
+    const issued = await createKey('production');
+    const headers = signRequest({
+      method: 'GET',
+      url: '/v1/x',
+      keyId: issued.key.keyId,
+      signingSecret: issued.signingSecret,
+    });
+    const input = {
+      environment: 'production' as const,
+      method: 'GET',
+      path: '/v1/x',
+      query: '',
+      bodySha256: sha256Hex(''),
+      headers: { ...headers, [H.apiKey]: issued.apiKey },
+    };
+    await expect(asTenantAdmin.request(authenticateApiKey, input, { credential: tenantAdmin })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    await expect(asTenantAdmin.request(authenticateApiKey, input)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(asGateway.request(authenticateApiKey, input)).resolves.toMatchObject({ keyId: issued.key.keyId });
+  });
+
+  it('keeps neither key nor signing secret in clear anywhere in the database', async () => {
+    expect(shownOnce.length).toBeGreaterThan(10);
+    const tables = ['api_keys', 'api_key_nonces', 'outbox', 'data_keys'];
+    const dump: string[] = [];
+    for (const table of tables) {
+      const { rows } = await superuser.query(`SELECT * FROM ${table}`);
+      dump.push(JSON.stringify(rows));
+    }
+    const everything = dump.join('\n');
+    expect(everything).toContain(shownOnce[0]!.split('_')[2]); // the public keyId is there, as it should be
+    for (const secret of shownOnce) {
+      expect(everything).not.toContain(secret);
+      // Nor the secret part alone (after `sr_live_<keyId>_` / `sr_sig_`).
+      expect(everything).not.toContain(secret.slice(-40));
+    }
+    const { rows } = await superuser.query('SELECT secret_hash, signing_secret_ciphertext FROM api_keys');
+    for (const row of rows) expect(row.secret_hash).toMatch(/^h1\.\d+\./);
+    // The audit trail of the changes went out through the outbox, without key material (searched above).
+    const events = await superuser.query("SELECT DISTINCT subject FROM outbox WHERE subject LIKE 'evt.auth.v1.%'");
+    expect(events.rows.map((row: { subject: string }) => row.subject).sort()).toEqual([
+      'evt.auth.v1.api-keys.created',
+      'evt.auth.v1.api-keys.revoked',
+      'evt.auth.v1.api-keys.rotated',
+      'evt.auth.v1.tokens.revoked',
+    ]);
+  });
+
+  it('remembers a nonce once until it expires, then sweeps it in batches', async () => {
+    const store = new PgNonceStore(dataSource);
+    const nonce = randomUUID().replaceAll('-', '');
+    const past = new Date(Date.now() - 1_000);
+    expect(await store.rememberOnce('AAAAAAAAAAAA', nonce, new Date(Date.now() + 60_000))).toBe(true);
+    expect(await store.rememberOnce('AAAAAAAAAAAA', nonce, new Date(Date.now() + 60_000))).toBe(false);
+    expect(await store.rememberOnce('BBBBBBBBBBBB', nonce, past)).toBe(true);
+    // An expired row not yet swept is taken over, not answered as a replay.
+    expect(await store.rememberOnce('BBBBBBBBBBBB', nonce, past)).toBe(true);
+    for (let index = 0; index < 5; index += 1) await store.rememberOnce('CCCCCCCCCCCC', `${nonce}${index}`, past);
+    expect(await store.deleteExpired(2, 10)).toBe(6);
+    const left = await superuser.query('SELECT key_id FROM api_key_nonces WHERE expires_at <= now()');
+    expect(left.rows).toEqual([]);
+    expect(await store.rememberOnce('AAAAAAAAAAAA', nonce, new Date(Date.now() + 60_000))).toBe(false);
+  });
+
+  it('shows the runtime role no key without a tenant or a key id named', async () => {
+    const rows = await dataSource.query('SELECT key_id FROM api_keys');
+    expect(rows).toEqual([]);
+  });
+});
