@@ -1,10 +1,14 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { RunningStack } from '@strongroom/cli';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import { Client } from 'pg';
+import { type StartedSignIn, startSignIn, submitSignIn, totpSecretOf } from './browser-sign-in';
 import { startTestStack, type TestStack } from './test-stack';
+
+/** The users' password: searched for in every log at the end. */
+const password = 'a long and unusual passphrase';
 
 /**
  * OAuth2/OIDC as a client sees it: an independent, certified-style client library (openid-client)
@@ -28,7 +32,7 @@ describe('OAuth2/OIDC through the gateway', () => {
 
   beforeAll(async () => {
     // Debug logs: the most a process ever writes, searched for secrets at the end.
-    testStack = await startTestStack({ LOG_LEVEL: 'debug' });
+    testStack = await startTestStack({ LOG_LEVEL: 'debug', TRUSTED_PROXIES: '127.0.0.1' });
     stack = testStack.stack;
     config = await discover(stack.demo.clientId, stack.demo.clientSecret);
   }, 120_000);
@@ -264,6 +268,143 @@ describe('OAuth2/OIDC through the gateway', () => {
     });
   });
 
+  describe('users: authorization code with PKCE, refresh rotation, MFA and throttling', () => {
+    const redirectUri = 'http://127.0.0.1:9/callback';
+    let webConfig: oidc.Configuration;
+    let operatorConnection: import('nats').NatsConnection;
+    let operatorBus: import('@strongroom/platform').BusClient;
+    let address = 0;
+    // Each scenario signs in from its own address: the per-IP limit (5/min) is per scenario.
+    const nextAddress = () => `203.0.113.${++address}`;
+
+    const createUser = async (roles: string[]) => {
+      const { createUser: contract } = await import('@strongroom/contracts');
+      const email = `user-${randomBytes(4).toString('hex')}@demo.test`;
+      await operatorBus.request(contract, { tenantId: stack.demo.tenantId, email, password, roles: roles as never });
+      return email;
+    };
+    const signIn = (from = nextAddress()) =>
+      startSignIn(webConfig, stack.gatewayUrl, redirectUri, 'openid tenants.tenants.read', from);
+    const exchange = (started: StartedSignIn, callback: URL) =>
+      oidc.authorizationCodeGrant(webConfig, callback, {
+        pkceCodeVerifier: started.verifier,
+        expectedState: started.state,
+      });
+
+    beforeAll(async () => {
+      const { BusClient, busTlsFilesFor, connectBus, serviceCredentialsOverBus } = await import('@strongroom/platform');
+      operatorConnection = await connectBus({
+        servers: stack.natsUrl,
+        tls: busTlsFilesFor(join(testStack.stateDir, 'pki'), 'strongroom-admin'),
+        name: 'e2e-users',
+      });
+      const anonymous = new BusClient(operatorConnection, { defaultTimeoutMs: 10_000 });
+      operatorBus = new BusClient(operatorConnection, {
+        defaultTimeoutMs: 10_000,
+        actingAs: serviceCredentialsOverBus(anonymous),
+      });
+      const { access_token: token } = await oidc.clientCredentialsGrant(config);
+      const response = await api(`${tenantPath()}/clients`, token, {
+        method: 'POST',
+        body: JSON.stringify({
+          environment: 'sandbox',
+          name: 'Loan officer app',
+          grantTypes: ['authorization_code', 'refresh_token'],
+          redirectUris: [redirectUri],
+          permissions: ['tenants.tenants.read'],
+        }),
+      });
+      const web = (await response.json()) as { clientId: string; clientSecret: string };
+      webConfig = await discover(web.clientId, web.clientSecret);
+    });
+
+    afterAll(async () => {
+      await operatorConnection?.close();
+    });
+
+    it('signs a user in (code + PKCE S256), issues tokens for the user, rotates refresh tokens, and revokes the family on reuse', async () => {
+      const email = await createUser(['partner_user']);
+      const started = await signIn();
+      const wrong = await submitSignIn(started, { email, password: `${password}!` });
+      expect(wrong.response.status).toBe(401);
+      expect(wrong.callback).toBeUndefined();
+      const { callback } = await submitSignIn(started, { email, password });
+      expect(callback?.searchParams.get('code')).toEqual(expect.any(String));
+      const tokens = await exchange(started, callback!);
+      const claims = decodeJwt(tokens.access_token);
+      expect(claims).toMatchObject({ tenant_id: stack.demo.tenantId, permissions: ['tenants.tenants.read'] });
+      expect(claims.sub).toMatch(/^[0-9a-f-]{36}$/);
+      expect(tokens.claims()?.sub).toBe(claims.sub);
+      expect((await api(tenantPath(), tokens.access_token)).status).toBe(200);
+
+      const first = tokens.refresh_token!;
+      const rotated = await oidc.refreshTokenGrant(webConfig, first);
+      expect(rotated.refresh_token).toEqual(expect.any(String));
+      expect(rotated.refresh_token).not.toBe(first);
+      expect((await api(tenantPath(), rotated.access_token)).status).toBe(200);
+
+      // The rotated-out token comes back (stolen): refused, and the whole family is revoked.
+      await expect(oidc.refreshTokenGrant(webConfig, first)).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(oidc.refreshTokenGrant(webConfig, rotated.refresh_token!)).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
+      const deadline = Date.now() + 1_000;
+      let status = 200;
+      while (status === 200 && Date.now() < deadline) status = (await api(tenantPath(), rotated.access_token)).status;
+      expect(status).toBe(401);
+    });
+
+    it('refuses an authorization request without PKCE', async () => {
+      const url = oidc.buildAuthorizationUrl(webConfig, { redirect_uri: redirectUri, scope: 'openid' });
+      const response = await fetch(url, { redirect: 'manual' });
+      const location = new URL(response.headers.get('location') ?? 'http://none/');
+      expect(location.searchParams.get('error')).toBe('invalid_request');
+      expect(location.searchParams.get('error_description')).toMatch(/PKCE/);
+    });
+
+    it('answers the 6th sign-in attempt within a minute with 429 and Retry-After', async () => {
+      const email = await createUser(['viewer']);
+      const started = await signIn();
+      for (let attempt = 1; attempt <= 5; attempt += 1) {
+        const { response } = await submitSignIn(started, { email, password: `wrong ${attempt} ${password}` });
+        expect(response.status).toBe(401);
+      }
+      const { response } = await submitSignIn(started, { email, password });
+      expect(response.status).toBe(429);
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Another account from another address is not affected.
+      const other = await signIn();
+      const ok = await submitSignIn(other, { email: await createUser(['viewer']), password });
+      expect(ok.callback).toBeDefined();
+    });
+
+    it('makes an administrator enrol TOTP before any token, then requires a fresh code every sign-in', async () => {
+      const email = await createUser(['admin']);
+      const started = await signIn();
+      const enrolment = await submitSignIn(started, { email, password });
+      expect(enrolment.response.status).toBe(403);
+      expect(enrolment.callback).toBeUndefined();
+      const secret = totpSecretOf(await enrolment.response.text());
+      const { callback } = await submitSignIn(started, { email, password, totp: totpAt(secret, Date.now()) });
+      const tokens = await exchange(started, callback!);
+      expect(decodeJwt(tokens.access_token).permissions).toEqual(['tenants.tenants.read']);
+
+      const again = await signIn();
+      expect((await submitSignIn(again, { email, password })).response.status).toBe(401);
+      expect((await submitSignIn(again, { email, password, totp: '000000' })).response.status).toBe(401);
+      // The code just used is spent; the next step's code (within the ±1 window) works.
+      const next = totpAt(secret, Date.now() + 30_000);
+      expect((await submitSignIn(again, { email, password, totp: next })).callback).toBeDefined();
+    });
+
+    it('refuses a sign-in page reached without the authorization request’s cookie', async () => {
+      const started = await signIn();
+      const stranger = await fetch(started.interaction, { redirect: 'manual' });
+      expect(stranger.status).toBe(400);
+      expect(await stranger.text()).not.toContain('<form');
+    });
+  });
+
   it('never writes a client secret or an access token to a log', async () => {
     const { readdirSync, readFileSync } = await import('node:fs');
     const { access_token: token } = await oidc.clientCredentialsGrant(config);
@@ -272,7 +413,23 @@ describe('OAuth2/OIDC through the gateway', () => {
     for (const file of readdirSync(logDir)) {
       const log = readFileSync(join(logDir, file), 'utf8');
       expect(log).not.toContain(stack.demo.clientSecret);
+      expect(log).not.toContain(stack.demo.adminPassword);
+      expect(log).not.toContain(password);
       expect(log).not.toContain(token.split('.')[2]);
     }
   });
 });
+
+/** The code an authenticator app shows at a moment: RFC 6238 (HMAC-SHA1, 30 s, 6 digits), written independently of the service. */
+function totpAt(base32Secret: string, atMs: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bits = [...base32Secret.replace(/=+$/, '')]
+    .map((c) => alphabet.indexOf(c).toString(2).padStart(5, '0'))
+    .join('');
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((byte) => Number.parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 30_000)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1]! & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}

@@ -2,6 +2,7 @@ import { Outbox1763856000000 } from '@strongroom/platform';
 import { Users1763856000100 } from './1763856000100-users';
 import { OAuth1764028800000 } from './1764028800000-oauth';
 import { ApiKeys1764028800200 } from './1764028800200-api-keys';
+import { Login1764028800300 } from './1764028800300-login';
 
 /** In order; TypeORM records each by name in `schema_migrations`. */
 export const migrations = [
@@ -9,4 +10,5 @@ export const migrations = [
   Users1763856000100,
   OAuth1764028800000,
   ApiKeys1764028800200,
+  Login1764028800300,
 ];

@@ -75,8 +75,8 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: requestIdOf,
     logger: false,
-    // Behind a proxy the operator opts in explicitly (issue 5 adds the trusted-proxy list).
-    trustProxy: false,
+    // Behind a proxy the operator names it; otherwise X-Forwarded-For is ignored.
+    trustProxy: config.TRUSTED_PROXIES.length > 0 ? config.TRUSTED_PROXIES : false,
     // Errors Fastify raises before routing (a malformed URL) are problems too, not its own JSON.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
       const problem = problemFromError(error, String(request.id));

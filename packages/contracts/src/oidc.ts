@@ -47,6 +47,7 @@ export const OIDC_RESPONSE_HEADERS = [
   'dpop-nonce',
   'location',
   'pragma',
+  'retry-after',
   'set-cookie',
   'www-authenticate',
 ] as const;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineEvent, defineRequest } from './contract';
+import type { Permission } from './permissions';
 import { tenantIdSchema } from './tenants';
 
 /** Seed 001 and 003 roles; tenants' custom roles arrive with the tenants issue. */
@@ -45,4 +46,52 @@ export const userCreated = defineEvent({
   subject: 'evt.auth.v1.users.created',
   payload: userSchema,
   summary: 'A user was created',
+});
+
+type Role = (typeof PREDEFINED_ROLES)[number];
+
+const TENANT_READ: Permission[] = ['tenants.tenants.read', 'auth.api-keys.read'];
+const TENANT_DEVELOPER: Permission[] = [
+  ...TENANT_READ,
+  'auth.clients.create',
+  'auth.api-keys.create',
+  'auth.api-keys.rotate',
+  'auth.api-keys.revoke',
+];
+const TENANT_ADMIN: Permission[] = [...TENANT_DEVELOPER, 'auth.users.create'];
+
+/**
+ * What each predefined role may do (seed 001's roles, seed 003's Admin/Developer/Viewer). A
+ * user's token carries these, narrowed to the client's permissions and the requested scope.
+ * Custom roles arrive with the tenants issue.
+ */
+export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
+  super_admin: [...TENANT_ADMIN, 'tenants.tenants.create'],
+  partner_admin: TENANT_ADMIN,
+  admin: TENANT_ADMIN,
+  developer: TENANT_DEVELOPER,
+  partner_user: TENANT_READ,
+  viewer: TENANT_READ,
+};
+
+export function permissionsOfRoles(roles: readonly string[]): Set<Permission> {
+  const permissions = new Set<Permission>();
+  for (const role of roles) for (const permission of ROLE_PERMISSIONS[role as Role] ?? []) permissions.add(permission);
+  return permissions;
+}
+
+/** Seed 002 "automated alerting for anomalous API patterns, authentication failures". */
+export const anomalyDetected = defineEvent({
+  subject: 'evt.auth.v1.anomaly.detected',
+  payload: z.object({
+    kind: z.enum(['account_failures', 'ip_failures', 'refresh_token_reuse']),
+    tenantId: tenantIdSchema.optional(),
+    /** A user id or client id; never an email or an IP (the throttle keys are hashed for that). */
+    subject: z.string().max(200).optional(),
+    clientId: z.string().max(200).optional(),
+    failures: z.number().int().nonnegative().optional(),
+    windowSeconds: z.number().int().positive().optional(),
+    detectedAt: z.iso.datetime(),
+  }),
+  summary: 'Repeated authentication failures or a replayed refresh token (alerting)',
 });

@@ -4,6 +4,7 @@ import {
   OIDC_ROUTES,
   PERMISSIONS,
   type Permission,
+  permissionsOfRoles,
 } from '@strongroom/contracts';
 import type { JWK } from 'jose';
 import { type Adapter, type ClientMetadata, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
@@ -30,7 +31,13 @@ export interface OidcConfigurationInput {
   adapter: new (model: string) => Adapter;
   /** Keys of the signed cookies of interactions (Koa keygrip), newest first. */
   cookieKeys: string[];
+  /** A user's roles in a tenant, or undefined when the user is gone (its grants then stop working). */
+  rolesOf(tenantId: string, userId: string): Promise<string[] | undefined>;
 }
+
+type ClientWithMetadata = { clientId: string; metadata(): StrongroomClientMetadata };
+const metadataOf = (ctx: KoaContextWithOIDC) =>
+  (ctx.oidc.client as unknown as ClientWithMetadata | undefined)?.metadata();
 
 /** The permissions a token carries: the requested scope within the client's own, or all of the client's. */
 export function permissionsOfToken(clientPermissions: readonly string[], scope: string | undefined): string[] {
@@ -78,6 +85,7 @@ export function oidcConfiguration(input: OidcConfigurationInput): Configuration 
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     // RFC 9700 §2.1.1: PKCE for every authorization-code client, S256 only (oidc-provider 9 knows no `plain`).
     pkce: { required: () => true },
+    // Permissions are scopes too: a client's registered `scope` may only name known scopes.
     scopes: ['openid', 'offline_access', ...Object.keys(PERMISSIONS)],
     claims: { openid: ['sub'], email: ['email'] },
     features: {
@@ -103,16 +111,40 @@ export function oidcConfiguration(input: OidcConfigurationInput): Configuration 
         },
       },
     },
-    extraTokenClaims: (ctx, token) => {
-      const client = (ctx.oidc.client ?? undefined) as unknown as { metadata(): StrongroomClientMetadata } | undefined;
-      const metadata = client?.metadata();
+    // A user's token may do what the user's roles allow, within the client's permissions and the scope.
+    extraTokenClaims: async (ctx, token) => {
+      const metadata = metadataOf(ctx);
       if (metadata === undefined) return undefined;
-      return {
-        tenant_id: metadata.tenant_id,
-        env: metadata.environment,
-        permissions: permissionsOfToken(metadata.permissions, token.scope),
-      };
+      let permissions = permissionsOfToken(metadata.permissions, token.scope);
+      if ('accountId' in token && typeof token.accountId === 'string') {
+        const roles = permissionsOfRoles((await input.rolesOf(metadata.tenant_id, token.accountId)) ?? []);
+        permissions = permissions.filter((permission) => roles.has(permission as Permission));
+      }
+      return { tenant_id: metadata.tenant_id, env: metadata.environment, permissions };
     },
+    // Accounts are the users of the client's tenant (RLS scopes the lookup to it).
+    findAccount: async (ctx, sub) => {
+      const metadata = metadataOf(ctx);
+      if (metadata === undefined || (await input.rolesOf(metadata.tenant_id, sub)) === undefined) return undefined;
+      return { accountId: sub, claims: () => ({ sub }) };
+    },
+    // Clients are registered by their tenant's administrators (first party): signing in grants
+    // what the client may do, no consent screen. The user's roles narrow it in the token.
+    loadExistingGrant: async (ctx) => {
+      const { client, session, provider } = ctx.oidc;
+      if (client === undefined || session?.accountId === undefined) return undefined;
+      const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+      if (grantId !== undefined) return provider.Grant.find(grantId);
+      const grant = new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      const permissions = (metadataOf(ctx)?.permissions ?? []).join(' ');
+      // Permissions are both OIDC scopes (known to the provider) and the API resource's scopes.
+      grant.addOIDCScope(`openid offline_access ${permissions}`);
+      grant.addResourceScope(input.audience, permissions);
+      await grant.save();
+      return grant;
+    },
+    // Refresh tokens for clients allowed the grant, without the offline_access consent dance.
+    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     ttl: {
       AccessToken: ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
       ClientCredentials: ACCESS_TOKEN_TTL_SECONDS_DEFAULT,

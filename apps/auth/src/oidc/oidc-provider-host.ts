@@ -9,7 +9,9 @@ import { type PepperedHasher, type VersionedSecretKeys } from '@strongroom/platf
 import { inject } from 'light-my-request';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
+import type { LoginService } from '../login/login-service';
 import { currentKey, publishedKeys, type SigningKey } from '../signing-keys/signing-key-ring';
+import { loginInteraction } from './login-interaction';
 import { oidcConfiguration, type StrongroomClientMetadata } from './oidc-configuration';
 import type { OidcStore } from './oidc-store';
 import type { StructuredTokens } from './structured-tokens';
@@ -22,6 +24,14 @@ export interface OidcProviderHostOptions {
   clientSecrets: PepperedHasher;
   cookieKeys: VersionedSecretKeys;
   structuredTokens: StructuredTokens;
+  rolesOf(tenantId: string, userId: string): Promise<string[] | undefined>;
+  /** The sign-in of the authorization-code flow. */
+  login: LoginService;
+  /**
+   * A rotated refresh token came back: oidc-provider has revoked its grant; every access token
+   * of the user at this client must go too, and an alert must be raised (issue 4).
+   */
+  onRefreshTokenReuse(reuse: { tenantId: string; accountId: string; clientId: string }): Promise<void>;
   /** Publishes the revocation of one access token (through the outbox). */
   revokeAccessToken: (claims: AccessTokenClaims) => Promise<void>;
   logger: Logger;
@@ -103,18 +113,34 @@ export class OidcProviderHost {
         signingKid: signing.kid,
         adapter: this.options.store.adapterClass(),
         cookieKeys: [cookieKey],
+        rolesOf: this.options.rolesOf,
       }),
     );
     // The gateway is the only way in; it sets X-Forwarded-* from the issuer and the client address.
     provider.proxy = true;
     this.useHashedClientSecrets(provider);
     provider.use(this.structuredTokenEndpoints());
+    provider.use(loginInteraction(provider, this.options.login));
+    provider.on('grant.error', (ctx: KoaContextWithOIDC, error: { error_detail?: string }) =>
+      this.detectRefreshTokenReuse(ctx, error),
+    );
     provider.on('server_error', (_ctx: unknown, error: Error) =>
       this.options.logger.error({ err: error }, 'oidc-provider server error'),
     );
     this.current = { provider, ringId };
     this.options.logger.info({ kid: signing.kid, published: published.length }, 'oidc provider ready');
     return provider;
+  }
+
+  private detectRefreshTokenReuse(ctx: KoaContextWithOIDC, error: { error_detail?: string }): void {
+    // oidc-provider's refresh_token grant: a consumed token presented again revokes the grant.
+    if (error.error_detail !== 'refresh token already used') return;
+    const token = ctx.oidc.entities.RefreshToken;
+    const metadata = (ctx.oidc.client as unknown as { metadata(): StrongroomClientMetadata } | undefined)?.metadata();
+    if (token?.accountId === undefined || metadata === undefined) return;
+    this.options
+      .onRefreshTokenReuse({ tenantId: metadata.tenant_id, accountId: token.accountId, clientId: metadata.client_id })
+      .catch((failure: unknown) => this.options.logger.error({ err: failure }, 'refresh-token reuse not published'));
   }
 
   /**

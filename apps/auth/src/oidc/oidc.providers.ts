@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit, type Provider } from '@nestjs/common';
-import { tokensRevoked } from '@strongroom/contracts';
+import { ACCESS_TOKEN_TTL_SECONDS_MAX, anomalyDetected, tokensRevoked } from '@strongroom/contracts';
 import {
   dataSourceOf,
   enqueueEvent,
@@ -9,8 +9,13 @@ import {
   VersionedSecretKeys,
   withoutTenant,
 } from '@strongroom/platform';
+import type { EntityManager } from 'typeorm';
+import { PgLoginAccounts } from '../login/login-accounts';
+import { LoginService } from '../login/login-service';
 import { publishedKeys } from '../signing-keys/signing-key-ring';
 import { SigningKeyStore } from '../signing-keys/signing-key-store';
+import { LoginThrottle } from '../throttling/login-throttle';
+import { PgAttemptStore } from '../throttling/pg-attempt-store';
 import { CLIENT_SECRET_HASH_DOMAIN, OidcProviderHost } from './oidc-provider-host';
 import { OidcStore } from './oidc-store';
 import { StructuredTokens } from './structured-tokens';
@@ -27,12 +32,63 @@ export const oidcProviders: Provider[] = [
       new OidcStore({ dataSource: dataSourceOf(resources), secrets: resources.secrets }),
   },
   {
+    provide: PgAttemptStore,
+    inject: [SERVICE_RESOURCES],
+    useFactory: (resources: ServiceResources) => new PgAttemptStore(dataSourceOf(resources), resources.secrets),
+  },
+  {
     provide: OidcProviderHost,
-    inject: [SERVICE_RESOURCES, SigningKeyStore, OidcStore],
-    useFactory: (resources: ServiceResources, signingKeys: SigningKeyStore, store: OidcStore) => {
-      const { config } = resources;
+    inject: [SERVICE_RESOURCES, SigningKeyStore, OidcStore, PgAttemptStore],
+    useFactory: (
+      resources: ServiceResources,
+      signingKeys: SigningKeyStore,
+      store: OidcStore,
+      attempts: PgAttemptStore,
+    ) => {
+      const { config, logger } = resources;
       const dataSource = dataSourceOf(resources);
+      const accounts = new PgLoginAccounts(dataSource, resources.secrets);
+      const publish = (write: (manager: EntityManager) => Promise<unknown>) =>
+        withoutTenant(dataSource, write).then(() => undefined);
+      const login = new LoginService({
+        accounts,
+        throttle: new LoginThrottle(attempts),
+        reportAnomaly: (anomaly, tenantId) => {
+          publish((manager) =>
+            enqueueEvent(
+              manager,
+              anomalyDetected,
+              { ...anomaly, tenantId, detectedAt: new Date().toISOString() },
+              { tenantId },
+            ),
+          ).catch((error: unknown) => logger.error({ err: error }, 'login anomaly not published'));
+        },
+      });
       return new OidcProviderHost({
+        rolesOf: (tenantId, userId) => accounts.rolesOf(tenantId, userId),
+        login,
+        // Theft of a refresh token is assumed: every token of the user goes, everywhere, and an alert is raised.
+        onRefreshTokenReuse: ({ tenantId, accountId, clientId }) =>
+          publish(async (manager) => {
+            const now = new Date();
+            await enqueueEvent(
+              manager,
+              tokensRevoked,
+              {
+                scope: 'subject',
+                subject: accountId,
+                revokedAt: now.toISOString(),
+                expiresAt: new Date(now.getTime() + ACCESS_TOKEN_TTL_SECONDS_MAX * 1000).toISOString(),
+              },
+              { tenantId },
+            );
+            await enqueueEvent(
+              manager,
+              anomalyDetected,
+              { kind: 'refresh_token_reuse', tenantId, subject: accountId, clientId, detectedAt: now.toISOString() },
+              { tenantId },
+            );
+          }),
         issuer: config.PUBLIC_URL,
         audience: config.TOKEN_AUDIENCE,
         store,
@@ -49,7 +105,7 @@ export const oidcProviders: Provider[] = [
           isRevoked: (claims) => resources.credentials?.isRevoked(claims) ?? false,
         }),
         revokeAccessToken: (claims) =>
-          withoutTenant(dataSource, (manager) =>
+          publish((manager) =>
             enqueueEvent(
               manager,
               tokensRevoked,
@@ -61,26 +117,29 @@ export const oidcProviders: Provider[] = [
               },
               { tenantId: claims.tenant_id },
             ),
-          ).then(() => undefined),
-        logger: resources.logger,
+          ),
+        logger,
       });
     },
   },
 ];
 
-/** Expired codes, grants and sessions leave in small batches (DESIGN "Growth stays bounded"). */
+/** Expired codes, grants, sessions and login attempts leave in small batches (DESIGN "Growth stays bounded"). */
 @Injectable()
 export class OidcStoreCleanup implements OnModuleInit, OnModuleDestroy {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: OidcStore,
+    private readonly attempts: PgAttemptStore,
     @Inject(SERVICE_RESOURCES) private readonly resources: ServiceResources,
   ) {}
 
   onModuleInit(): void {
     this.timer = setInterval(() => {
-      this.store.deleteExpired().catch((error: unknown) => this.resources.logger.warn({ err: error }, 'oidc cleanup'));
+      const warn = (error: unknown) => this.resources.logger.warn({ err: error }, 'oidc cleanup');
+      this.store.deleteExpired().catch(warn);
+      this.attempts.deleteExpired().catch(warn);
     }, CLEANUP_INTERVAL_MS);
     this.timer.unref();
   }

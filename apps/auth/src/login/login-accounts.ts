@@ -1,0 +1,111 @@
+import { EnvelopeEncryption, PgDataKeyRepository, type TransitSecrets, withTenant } from '@strongroom/platform';
+import type { DataSource } from 'typeorm';
+
+/** What a login needs of a user, TOTP secrets decrypted. */
+export interface LoginAccount {
+  id: string;
+  tenantId: string;
+  email: string;
+  passwordHash: string;
+  roles: string[];
+  totpSecret: string | null;
+  totpPendingSecret: string | null;
+  totpLastStep: number | null;
+}
+
+export interface LoginAccounts {
+  findByEmail(tenantId: string, email: string): Promise<LoginAccount | undefined>;
+  savePendingTotp(tenantId: string, userId: string, secret: string): Promise<void>;
+  /** Moves the pending secret to the active one and records the step of the code that proved it. */
+  confirmTotp(tenantId: string, userId: string, timeStep: number): Promise<void>;
+  recordTotpStep(tenantId: string, userId: string, timeStep: number): Promise<void>;
+}
+
+/** Envelope purpose: a TOTP ciphertext decrypts as nothing else. */
+const TOTP_PURPOSE = 'auth.totp-secret';
+
+interface AccountRow {
+  id: string;
+  tenant_id: string;
+  email: string;
+  password_hash: string;
+  roles: string[];
+  totp_secret_ciphertext: string | null;
+  totp_pending_ciphertext: string | null;
+  totp_last_step: string | null;
+}
+
+/** Users as the login sees them, in Postgres, always inside the user's tenant (RLS). */
+export class PgLoginAccounts implements LoginAccounts {
+  private readonly encryption: EnvelopeEncryption;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    transit: TransitSecrets,
+  ) {
+    this.encryption = new EnvelopeEncryption({ transit, repository: new PgDataKeyRepository(dataSource) });
+  }
+
+  async findByEmail(tenantId: string, email: string): Promise<LoginAccount | undefined> {
+    const rows: AccountRow[] = await withTenant(this.dataSource, tenantId, (manager) =>
+      manager.query(
+        `SELECT id, tenant_id, email, password_hash, roles, totp_secret_ciphertext, totp_pending_ciphertext,
+                totp_last_step::text AS totp_last_step FROM users WHERE email = $1`,
+        [email.normalize('NFKC').trim().toLowerCase()],
+      ),
+    );
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return {
+      id: row.id,
+      tenantId: row.tenant_id,
+      email: row.email,
+      passwordHash: row.password_hash,
+      roles: row.roles,
+      totpSecret: await this.decrypt(tenantId, row.totp_secret_ciphertext),
+      totpPendingSecret: await this.decrypt(tenantId, row.totp_pending_ciphertext),
+      totpLastStep: row.totp_last_step === null ? null : Number(row.totp_last_step),
+    };
+  }
+
+  /** The roles of a user (for the claims of its tokens), or undefined when it is gone. */
+  async rolesOf(tenantId: string, userId: string): Promise<string[] | undefined> {
+    const rows: Array<{ roles: string[] }> = await withTenant(this.dataSource, tenantId, (manager) =>
+      manager.query('SELECT roles FROM users WHERE id = $1', [userId]),
+    );
+    return rows[0]?.roles;
+  }
+
+  async savePendingTotp(tenantId: string, userId: string, secret: string): Promise<void> {
+    const ciphertext = await this.encryption.encrypt({ tenantId, purpose: TOTP_PURPOSE }, secret);
+    await withTenant(this.dataSource, tenantId, (manager) =>
+      manager.query('UPDATE users SET totp_pending_ciphertext = $2 WHERE id = $1', [userId, ciphertext]),
+    );
+  }
+
+  async confirmTotp(tenantId: string, userId: string, timeStep: number): Promise<void> {
+    await withTenant(this.dataSource, tenantId, (manager) =>
+      manager.query(
+        `UPDATE users SET totp_secret_ciphertext = totp_pending_ciphertext, totp_pending_ciphertext = NULL,
+                totp_enrolled_at = now(), totp_last_step = $2
+          WHERE id = $1 AND totp_pending_ciphertext IS NOT NULL`,
+        [userId, timeStep],
+      ),
+    );
+  }
+
+  async recordTotpStep(tenantId: string, userId: string, timeStep: number): Promise<void> {
+    // Never backwards: two logins racing with codes of different steps keep the later step.
+    await withTenant(this.dataSource, tenantId, (manager) =>
+      manager.query('UPDATE users SET totp_last_step = GREATEST(coalesce(totp_last_step, 0), $2) WHERE id = $1', [
+        userId,
+        timeStep,
+      ]),
+    );
+  }
+
+  private async decrypt(tenantId: string, ciphertext: string | null): Promise<string | null> {
+    if (ciphertext === null) return null;
+    return (await this.encryption.decrypt({ tenantId, purpose: TOTP_PURPOSE }, ciphertext)).toString('utf8');
+  }
+}

@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { mfaRequiredFor } from '../mfa/mfa-requirement';
+import { createTotpEnrolment, verifyTotp } from '../mfa/totp';
+import { hashPassword, verifyPassword } from '../passwords/password-hashing';
+import type { LoginAnomaly, LoginRefusal, LoginThrottle } from '../throttling/login-throttle';
+import { accountThrottleKey, ipThrottleKey } from '../throttling/throttle-keys';
+import type { LoginAccounts } from './login-accounts';
+
+export interface LoginAttempt {
+  tenantId: string;
+  email: string;
+  password: string;
+  /** The 6-digit code of the user's authenticator app, when the form carried one. */
+  totpCode: string | undefined;
+  ip: string;
+  now: Date;
+}
+
+export type LoginOutcome =
+  | { outcome: 'authenticated'; userId: string; amr: string[] }
+  | { outcome: 'throttled'; retryAfterSeconds: number; reason: LoginRefusal }
+  /** Wrong email, password or code: one answer, so nobody learns which was wrong or whether the account exists. */
+  | { outcome: 'invalid_credentials' }
+  | { outcome: 'mfa_code_required' }
+  /** An account whose roles require MFA and which has none: the password was right; enrol first (the URI is shown once). */
+  | { outcome: 'mfa_enrolment_required'; otpauthUri: string };
+
+export interface LoginServiceOptions {
+  accounts: LoginAccounts;
+  throttle: LoginThrottle;
+  /** Called when the throttle sees an anomaly (seed 002 alerting); must not throw. */
+  reportAnomaly(anomaly: LoginAnomaly, tenantId: string): void;
+}
+
+/**
+ * An argon2id hash of a random password, made once per process: verified against when the
+ * account does not exist, so an unknown email costs the same time as a wrong password.
+ */
+let absentAccountHash: Promise<string> | undefined;
+const absentAccount = () => {
+  absentAccountHash ??= hashPassword(randomBytes(24).toString('base64url'));
+  return absentAccountHash;
+};
+
+/**
+ * Password + TOTP login with the throttle of seed 001 (5 attempts a minute per account and per
+ * IP, then 429), back-off and lockout, and MFA enforced for administrative roles (seed 000, 002).
+ */
+export class LoginService {
+  constructor(private readonly options: LoginServiceOptions) {}
+
+  async login(attempt: LoginAttempt): Promise<LoginOutcome> {
+    const { accounts, throttle } = this.options;
+    const subject = {
+      accountKey: accountThrottleKey(attempt.tenantId, attempt.email),
+      ipKey: ipThrottleKey(attempt.ip),
+    };
+    const decision = await throttle.check(subject, attempt.now);
+    if (decision.anomaly !== null) this.options.reportAnomaly(decision.anomaly, attempt.tenantId);
+    if (!decision.allowed)
+      return { outcome: 'throttled', retryAfterSeconds: decision.retryAfterSeconds, reason: decision.reason! };
+    await throttle.recordAttempt(subject, attempt.now);
+
+    const account = await accounts.findByEmail(attempt.tenantId, attempt.email);
+    const passwordOk = await verifyPassword(account?.passwordHash ?? (await absentAccount()), attempt.password);
+    if (account === undefined || !passwordOk) {
+      await throttle.recordFailure(subject, attempt.now);
+      return { outcome: 'invalid_credentials' };
+    }
+
+    if (account.totpSecret !== null) {
+      if (attempt.totpCode === undefined || attempt.totpCode === '') return { outcome: 'mfa_code_required' };
+      const verified = verifyTotp({
+        secret: account.totpSecret,
+        code: attempt.totpCode,
+        lastUsedTimeStep: account.totpLastStep,
+        now: attempt.now,
+      });
+      if (!verified.ok) {
+        await throttle.recordFailure(subject, attempt.now);
+        return { outcome: 'invalid_credentials' };
+      }
+      await accounts.recordTotpStep(account.tenantId, account.id, verified.timeStep);
+      await throttle.recordSuccess(subject);
+      return { outcome: 'authenticated', userId: account.id, amr: ['pwd', 'otp'] };
+    }
+
+    if (mfaRequiredFor(account.roles)) {
+      // Enrolment is confirmed by a first code of the pending secret, sent with the password again.
+      if (account.totpPendingSecret !== null && attempt.totpCode !== undefined && attempt.totpCode !== '') {
+        const verified = verifyTotp({
+          secret: account.totpPendingSecret,
+          code: attempt.totpCode,
+          lastUsedTimeStep: null,
+          now: attempt.now,
+        });
+        if (verified.ok) {
+          await accounts.confirmTotp(account.tenantId, account.id, verified.timeStep);
+          await throttle.recordSuccess(subject);
+          return { outcome: 'authenticated', userId: account.id, amr: ['pwd', 'otp'] };
+        }
+        await throttle.recordFailure(subject, attempt.now);
+        return { outcome: 'invalid_credentials' };
+      }
+      const enrolment = createTotpEnrolment(account.email);
+      await accounts.savePendingTotp(account.tenantId, account.id, enrolment.secret);
+      return { outcome: 'mfa_enrolment_required', otpauthUri: enrolment.otpauthUri };
+    }
+
+    await throttle.recordSuccess(subject);
+    return { outcome: 'authenticated', userId: account.id, amr: ['pwd'] };
+  }
+}

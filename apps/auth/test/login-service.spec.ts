@@ -1,0 +1,129 @@
+import type { LoginAccount, LoginAccounts } from '../src/login/login-accounts';
+import { LoginService } from '../src/login/login-service';
+import { totpCodeAt } from '../src/mfa/totp';
+import { hashPassword } from '../src/passwords/password-hashing';
+import { InMemoryAttemptStore } from '../src/throttling/attempt-store';
+import { LoginThrottle } from '../src/throttling/login-throttle';
+
+const tenantId = '5b1d8a0e-2f43-4c6a-9d1e-0a1b2c3d4e5f';
+const password = 'correct horse battery staple';
+
+class InMemoryAccounts implements LoginAccounts {
+  readonly accounts = new Map<string, LoginAccount>();
+  async findByEmail(_tenantId: string, email: string) {
+    const account = this.accounts.get(email);
+    return account === undefined ? undefined : { ...account };
+  }
+  async savePendingTotp(_tenantId: string, userId: string, secret: string) {
+    this.byId(userId).totpPendingSecret = secret;
+  }
+  async confirmTotp(_tenantId: string, userId: string, timeStep: number) {
+    const account = this.byId(userId);
+    account.totpSecret = account.totpPendingSecret;
+    account.totpPendingSecret = null;
+    account.totpLastStep = timeStep;
+  }
+  async recordTotpStep(_tenantId: string, userId: string, timeStep: number) {
+    this.byId(userId).totpLastStep = timeStep;
+  }
+  private byId(id: string) {
+    return [...this.accounts.values()].find((account) => account.id === id)!;
+  }
+}
+
+describe('login (password, TOTP, throttle)', () => {
+  let accounts: InMemoryAccounts;
+  let service: LoginService;
+  const anomalies: string[] = [];
+  const now = new Date('2026-11-25T12:00:00Z');
+  const attempt = (email: string, overrides: Partial<Parameters<LoginService['login']>[0]> = {}) =>
+    service.login({ tenantId, email, password, totpCode: undefined, ip: '198.51.100.7', now, ...overrides });
+
+  beforeEach(async () => {
+    accounts = new InMemoryAccounts();
+    const passwordHash = await hashPassword(password);
+    for (const [email, roles] of [
+      ['officer@mfi.test', ['partner_user']],
+      ['admin@mfi.test', ['admin']],
+    ] as const) {
+      accounts.accounts.set(email, {
+        id: `id-${email}`,
+        tenantId,
+        email,
+        passwordHash,
+        roles: [...roles],
+        totpSecret: null,
+        totpPendingSecret: null,
+        totpLastStep: null,
+      });
+    }
+    const store = new InMemoryAttemptStore({ retentionSeconds: 7_200, eventsPerKeyMax: 100, keysMax: 1_000 });
+    service = new LoginService({
+      accounts,
+      throttle: new LoginThrottle(store),
+      reportAnomaly: (anomaly) => anomalies.push(anomaly.kind),
+    });
+  });
+
+  it('authenticates a user without MFA duty by password', async () => {
+    await expect(attempt('officer@mfi.test')).resolves.toEqual({
+      outcome: 'authenticated',
+      userId: 'id-officer@mfi.test',
+      amr: ['pwd'],
+    });
+  });
+
+  it('answers a wrong password and an unknown account alike', async () => {
+    await expect(attempt('officer@mfi.test', { password: 'wrong password here' })).resolves.toEqual({
+      outcome: 'invalid_credentials',
+    });
+    await expect(attempt('nobody@mfi.test')).resolves.toEqual({ outcome: 'invalid_credentials' });
+  });
+
+  it('throttles the 6th attempt on an account within a minute, with a truthful Retry-After', async () => {
+    for (let i = 0; i < 5; i += 1)
+      await attempt('officer@mfi.test', { password: `wrong password ${i}`, ip: `203.0.113.${i}` });
+    const refused = await attempt('officer@mfi.test', { ip: '203.0.113.99' });
+    expect(refused).toMatchObject({ outcome: 'throttled', reason: 'rate_limited_account' });
+    expect((refused as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThan(0);
+    const later = new Date(now.getTime() + 61_000 * 60);
+    await expect(attempt('officer@mfi.test', { now: later, ip: '203.0.113.99' })).resolves.toMatchObject({
+      outcome: 'authenticated',
+    });
+  });
+
+  it('throttles one address trying many accounts', async () => {
+    for (let i = 0; i < 5; i += 1) await attempt(`guess${i}@mfi.test`);
+    await expect(attempt('officer@mfi.test')).resolves.toMatchObject({
+      outcome: 'throttled',
+      reason: 'rate_limited_ip',
+    });
+  });
+
+  it('makes an administrator enrol TOTP: no login until a first code proves the new secret', async () => {
+    const enrolment = await attempt('admin@mfi.test');
+    expect(enrolment.outcome).toBe('mfa_enrolment_required');
+    const secret = accounts.accounts.get('admin@mfi.test')!.totpPendingSecret!;
+    expect((enrolment as { otpauthUri: string }).otpauthUri).toContain(`secret=${secret}`);
+    await expect(attempt('admin@mfi.test', { totpCode: '000000', ip: '203.0.113.1' })).resolves.toEqual({
+      outcome: 'invalid_credentials',
+    });
+    await expect(
+      attempt('admin@mfi.test', { totpCode: totpCodeAt(secret, now), ip: '203.0.113.2' }),
+    ).resolves.toMatchObject({ outcome: 'authenticated', amr: ['pwd', 'otp'] });
+    expect(accounts.accounts.get('admin@mfi.test')!.totpSecret).toBe(secret);
+  });
+
+  it('asks an enrolled user for a code, refuses a replayed one, accepts the next', async () => {
+    const account = accounts.accounts.get('officer@mfi.test')!;
+    account.totpSecret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    await expect(attempt('officer@mfi.test')).resolves.toEqual({ outcome: 'mfa_code_required' });
+    const code = totpCodeAt(account.totpSecret, now);
+    await expect(attempt('officer@mfi.test', { totpCode: code, ip: '203.0.113.3' })).resolves.toMatchObject({
+      outcome: 'authenticated',
+    });
+    await expect(attempt('officer@mfi.test', { totpCode: code, ip: '203.0.113.4' })).resolves.toEqual({
+      outcome: 'invalid_credentials',
+    });
+  });
+});
