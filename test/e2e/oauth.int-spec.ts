@@ -1,6 +1,7 @@
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { RunningStack } from '@strongroom/cli';
+import { signRequest } from '@strongroom/contracts';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import { Client } from 'pg';
@@ -66,7 +67,14 @@ describe('OAuth2/OIDC through the gateway', () => {
       client_id: stack.demo.clientId,
       tenant_id: stack.demo.tenantId,
       env: 'sandbox',
-      permissions: ['tenants.tenants.read', 'auth.clients.create'],
+      permissions: [
+        'tenants.tenants.read',
+        'auth.clients.create',
+        'auth.api-keys.create',
+        'auth.api-keys.read',
+        'auth.api-keys.rotate',
+        'auth.api-keys.revoke',
+      ],
     });
     expect(claims.exp! - claims.iat!).toBe(900);
     expect(typeof claims.jti).toBe('string');
@@ -402,6 +410,121 @@ describe('OAuth2/OIDC through the gateway', () => {
       const stranger = await fetch(started.interaction, { redirect: 'manual' });
       expect(stranger.status).toBe(400);
       expect(await stranger.text()).not.toContain('<form');
+    });
+  });
+
+  describe('API keys and signed requests through the gateway', () => {
+    let issued: { apiKey: string; signingSecret: string; key: { keyId: string } };
+
+    const signed = (method: string, path: string, body: string | undefined, overrides: Record<string, string> = {}) => {
+      const headers: Record<string, string> = {
+        'x-api-key': issued.apiKey,
+        ...signRequest({ method, url: path, body, keyId: issued.key.keyId, signingSecret: issued.signingSecret }),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...overrides,
+      };
+      return { method, headers, ...(body !== undefined ? { body } : {}) };
+    };
+    const expectRefused = async (response: Response, status: number, reason: string) => {
+      expect(response.status).toBe(status);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      expect(await response.json()).toMatchObject({ reason });
+    };
+
+    beforeAll(async () => {
+      const { access_token: token } = await oidc.clientCredentialsGrant(config);
+      const response = await api(`${tenantPath()}/api-keys`, token, {
+        method: 'POST',
+        body: JSON.stringify({
+          environment: 'sandbox',
+          name: 'Back-office batch',
+          permissions: ['tenants.tenants.read', 'auth.clients.create'],
+        }),
+      });
+      expect(response.status).toBe(201);
+      issued = (await response.json()) as typeof issued;
+      expect(issued.apiKey).toMatch(/^sr_test_/);
+    });
+
+    it('accepts a validly signed request, and refuses the same request replayed (nonce)', async () => {
+      const request = signed('GET', tenantPath(), undefined);
+      const first = await fetch(`${stack.gatewayUrl}${tenantPath()}`, request);
+      expect(first.status).toBe(200);
+      expect(await first.json()).toMatchObject({ id: stack.demo.tenantId });
+      await expectRefused(await fetch(`${stack.gatewayUrl}${tenantPath()}`, request), 401, 'REPLAYED_NONCE');
+    });
+
+    it('refuses a stale timestamp, an altered body and a forged signature', async () => {
+      const stale = signed('GET', tenantPath(), undefined);
+      const old = signRequest({
+        method: 'GET',
+        url: tenantPath(),
+        keyId: issued.key.keyId,
+        signingSecret: issued.signingSecret,
+        now: new Date(Date.now() - 400_000),
+      });
+      await expectRefused(
+        await fetch(`${stack.gatewayUrl}${tenantPath()}`, { ...stale, headers: { ...stale.headers, ...old } }),
+        401,
+        'STALE_TIMESTAMP',
+      );
+      const body = JSON.stringify({
+        environment: 'sandbox',
+        name: 'x',
+        grantTypes: ['client_credentials'],
+        permissions: [],
+      });
+      const altered = signed('POST', `${tenantPath()}/clients`, body);
+      await expectRefused(
+        await fetch(`${stack.gatewayUrl}${tenantPath()}/clients`, { ...altered, body: body.replace('"x"', '"y"') }),
+        401,
+        'BODY_DIGEST_MISMATCH',
+      );
+      const forged = signed('GET', tenantPath(), undefined, { 'x-strongroom-signature': 'a'.repeat(64) });
+      await expectRefused(await fetch(`${stack.gatewayUrl}${tenantPath()}`, forged), 401, 'BAD_SIGNATURE');
+    });
+
+    it('never lets a sandbox key or token act on production resources', async () => {
+      const body = JSON.stringify({
+        environment: 'production',
+        name: 'Crossing over',
+        grantTypes: ['client_credentials'],
+        permissions: ['tenants.tenants.read'],
+      });
+      await expectRefused(
+        await fetch(`${stack.gatewayUrl}${tenantPath()}/clients`, signed('POST', `${tenantPath()}/clients`, body)),
+        401,
+        'WRONG_ENVIRONMENT',
+      );
+      const { access_token: token } = await oidc.clientCredentialsGrant(config);
+      await expectRefused(
+        await api(`${tenantPath()}/clients`, token, { method: 'POST', body }),
+        403,
+        'WRONG_ENVIRONMENT',
+      );
+    });
+
+    it('signs a request with a body that creates something, then stops working once revoked', async () => {
+      const body = JSON.stringify({
+        environment: 'sandbox',
+        name: 'Created with a key',
+        grantTypes: ['client_credentials'],
+        permissions: ['tenants.tenants.read'],
+      });
+      const created = await fetch(
+        `${stack.gatewayUrl}${tenantPath()}/clients`,
+        signed('POST', `${tenantPath()}/clients`, body),
+      );
+      expect(created.status).toBe(201);
+
+      const { access_token: token } = await oidc.clientCredentialsGrant(config);
+      const revoked = await api(`${tenantPath()}/api-keys/${issued.key.keyId}`, token, { method: 'DELETE' });
+      expect(revoked.status).toBe(200);
+      await expectRefused(
+        await fetch(`${stack.gatewayUrl}${tenantPath()}`, signed('GET', tenantPath(), undefined)),
+        401,
+        'INVALID_API_KEY',
+      );
     });
   });
 

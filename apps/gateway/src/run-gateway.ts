@@ -88,7 +88,7 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
     },
   });
   registerOidcForwarding(adapter.getInstance(), bus);
-  registerApiRoutes(adapter.getInstance(), bus, credentials);
+  registerApiRoutes(adapter.getInstance(), { bus, credentials, bodyLimitBytes: config.BODY_LIMIT_BYTES });
   const app = await NestFactory.create<NestFastifyApplication>(
     serviceRootModule(GatewayModule.withConfig(config), resources),
     adapter,

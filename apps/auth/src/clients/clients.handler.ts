@@ -6,6 +6,7 @@ import {
   Handles,
   isPlatformPrincipal,
   PepperedHasher,
+  PlatformError,
   SERVICE_RESOURCES,
   type ServiceResources,
 } from '@strongroom/platform';
@@ -35,6 +36,14 @@ export class ClientsHandler {
   ): Promise<ResponseOf<typeof createClient>> {
     const principal = context.principal;
     assertMayActOnTenant(principal, input.tenantId);
+    // A sandbox credential never creates production clients, and the other way round.
+    if (!isPlatformPrincipal(principal!) && principal!.environment !== input.environment)
+      throw PlatformError.forbidden(
+        `A ${principal!.environment} credential cannot register ${input.environment} clients`,
+        {
+          reason: 'WRONG_ENVIRONMENT',
+        },
+      );
     // The platform (operator seeding a tenant) may grant any catalogue permission.
     const creatorPermissions = isPlatformPrincipal(principal!)
       ? new Set<string>(input.permissions)

@@ -1,20 +1,42 @@
-import { createClient, getTenant, HEADERS, type RequestContract } from '@strongroom/contracts';
+import {
+  createApiKey,
+  createClient,
+  type Environment,
+  environmentSchema,
+  getTenant,
+  listApiKeys,
+  type RequestContract,
+  revokeApiKey,
+  rotateApiKey,
+} from '@strongroom/contracts';
 import { type BusClient, PlatformError, type ProcessCredentials } from '@strongroom/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem } from '../http/send-problem';
+import { ApiCredentials } from './api-credentials';
+import { keepRawJsonBodies } from './raw-json-body';
 
-/** One API route: which contract it forwards to (and so which permission it requires) and how its input is read. */
+/** One API route: the contract it forwards to (and so the permission it requires) and how its input is read. */
 export interface ApiRoute {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: string;
   contract: RequestContract;
   status?: number;
   input(request: FastifyRequest): unknown;
+  /** The environment of the resource addressed, when it has one: a credential of the other one is refused. */
+  environment?(request: FastifyRequest): Environment | undefined;
 }
 
 const params = (request: FastifyRequest) => request.params as Record<string, string>;
-const bodyObject = (request: FastifyRequest) =>
-  typeof request.body === 'object' && request.body !== null && !Array.isArray(request.body) ? request.body : {};
+const bodyObject = (request: FastifyRequest): Record<string, unknown> =>
+  typeof request.body === 'object' && request.body !== null && !Array.isArray(request.body)
+    ? (request.body as Record<string, unknown>)
+    : {};
+const queryObject = (request: FastifyRequest) => request.query as Record<string, string | undefined>;
+const environmentIn = (value: unknown) => {
+  const parsed = environmentSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+};
+const numberIn = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
 /** The API today; every route names a contract, so none exists without a permission (deny by default). */
 export const API_ROUTES: readonly ApiRoute[] = [
@@ -30,15 +52,59 @@ export const API_ROUTES: readonly ApiRoute[] = [
     contract: createClient,
     status: 201,
     input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+    environment: (request) => environmentIn(bodyObject(request).environment),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/api-keys',
+    contract: createApiKey,
+    status: 201,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+    environment: (request) => environmentIn(bodyObject(request).environment),
+  },
+  {
+    method: 'GET',
+    url: '/v1/tenants/:tenantId/api-keys',
+    contract: listApiKeys,
+    input: (request) => {
+      const query = queryObject(request);
+      return {
+        tenantId: params(request).tenantId,
+        ...(query.environment !== undefined ? { environment: query.environment } : {}),
+        ...(query.limit !== undefined ? { limit: numberIn(query.limit) } : {}),
+        ...(query.after !== undefined ? { afterKeyId: query.after } : {}),
+      };
+    },
+    environment: (request) => environmentIn(queryObject(request).environment),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/api-keys/:keyId/rotate',
+    contract: rotateApiKey,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId, keyId: params(request).keyId }),
+  },
+  {
+    method: 'DELETE',
+    url: '/v1/tenants/:tenantId/api-keys/:keyId',
+    contract: revokeApiKey,
+    input: (request) => ({ tenantId: params(request).tenantId, keyId: params(request).keyId }),
   },
 ];
 
+export interface ApiRoutesOptions {
+  bus: BusClient;
+  credentials: ProcessCredentials;
+  bodyLimitBytes: number;
+}
+
 /**
- * Registers the API routes: the bearer token is verified here (signature, issuer, audience,
- * expiry, revocation) and checked for the route's permission, then forwarded with the call so
- * the service verifies it again (zero trust).
+ * Registers the API routes: the caller is authenticated here (bearer token, or API key with a
+ * signed request) and checked for the route's permission, then the call is forwarded with its
+ * token so the service verifies it again (zero trust).
  */
-export function registerApiRoutes(fastify: FastifyInstance, bus: BusClient, credentials: ProcessCredentials): void {
+export function registerApiRoutes(fastify: FastifyInstance, options: ApiRoutesOptions): void {
+  keepRawJsonBodies(fastify, options.bodyLimitBytes);
+  const callers = new ApiCredentials(options.bus, options.credentials);
   for (const route of API_ROUTES) {
     if (route.contract.authentication !== 'access-token')
       throw new Error(`API route ${route.method} ${route.url} must require an access token`);
@@ -48,14 +114,13 @@ export function registerApiRoutes(fastify: FastifyInstance, bus: BusClient, cred
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const requestId = String(request.id);
         try {
-          const authorization = request.headers[HEADERS.authorization];
-          const principal = await credentials.verifier.verify(authorization);
-          if (!principal.permissions.has(route.contract.permission))
+          const caller = await callers.authenticate(request, route.environment?.(request));
+          if (!caller.principal.permissions.has(route.contract.permission))
             throw PlatformError.forbidden(`This credential lacks the permission ${route.contract.permission}`, {
               permission: route.contract.permission,
             });
-          const result = await bus.forward(route.contract, route.input(request), {
-            credential: authorization,
+          const result = await options.bus.forward(route.contract, route.input(request), {
+            credential: caller.authorization,
             requestId,
           });
           return reply

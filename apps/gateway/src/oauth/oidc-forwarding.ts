@@ -21,10 +21,8 @@ export function registerOidcForwarding(fastify: FastifyInstance, bus: BusClient)
   // (replacing Nest's parser, which would decode it into an object we would have to re-encode).
   const form = 'application/x-www-form-urlencoded';
   if (fastify.hasContentTypeParser(form)) fastify.removeContentTypeParser(form);
-  fastify.addContentTypeParser(
-    form,
-    { parseAs: 'string', bodyLimit: OIDC_BODY_BYTES_MAX },
-    (_request, body, done) => done(null, body),
+  fastify.addContentTypeParser(form, { parseAs: 'string', bodyLimit: OIDC_BODY_BYTES_MAX }, (_request, body, done) =>
+    done(null, body),
   );
   const forward = async (request: FastifyRequest, reply: FastifyReply) => {
     const requestId = String(request.id);

@@ -13,8 +13,15 @@ export interface DemoTenant {
   clientSecret: string;
 }
 
-/** What the demo client's tokens may do: read its tenant and register more clients. */
-const DEMO_CLIENT_PERMISSIONS: Permission[] = ['tenants.tenants.read', 'auth.clients.create'];
+/** What the demo client's tokens may do: read its tenant, register clients, manage API keys. */
+const DEMO_CLIENT_PERMISSIONS: Permission[] = [
+  'tenants.tenants.read',
+  'auth.clients.create',
+  'auth.api-keys.create',
+  'auth.api-keys.read',
+  'auth.api-keys.rotate',
+  'auth.api-keys.revoke',
+];
 
 const DEMO_ADMIN_EMAIL = 'admin@demo.strongroom.test';
 

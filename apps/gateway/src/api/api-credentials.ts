@@ -1,0 +1,77 @@
+import {
+  authenticateApiKey,
+  type Environment,
+  HEADERS,
+  REQUEST_SIGNING_HEADERS,
+  sha256Hex,
+} from '@strongroom/contracts';
+import { type BusClient, PlatformError, type Principal, type ProcessCredentials } from '@strongroom/platform';
+import type { FastifyRequest } from 'fastify';
+import { rawBodyOf } from './raw-json-body';
+
+export interface CallerCredential {
+  /** `Bearer <jwt>` forwarded on the bus (the client's own token, or the one its API key was exchanged for). */
+  authorization: string;
+  principal: Principal;
+}
+
+/**
+ * Who is calling: a bearer token (OAuth2), or an API key with a signed request (seed 003), which
+ * auth exchanges for a five-minute access token. Either way the token is verified here
+ * (signature, issuer, audience, expiry, revocation) and again by the service.
+ */
+export class ApiCredentials {
+  constructor(
+    private readonly bus: BusClient,
+    private readonly credentials: ProcessCredentials,
+  ) {}
+
+  async authenticate(request: FastifyRequest, resourceEnvironment: Environment | undefined): Promise<CallerCredential> {
+    const apiKey = request.headers[REQUEST_SIGNING_HEADERS.apiKey];
+    const bearer = request.headers[HEADERS.authorization];
+    if (apiKey !== undefined && bearer !== undefined)
+      throw PlatformError.validation('Send either an API key or a bearer token, not both');
+    const authorization =
+      apiKey === undefined ? bearer : await this.exchangeApiKey(request, apiKey, resourceEnvironment);
+    const principal = await this.credentials.verifier.verify(authorization);
+    // A sandbox credential never touches production resources, and the other way round.
+    if (resourceEnvironment !== undefined && principal.environment !== resourceEnvironment)
+      throw PlatformError.forbidden(`This credential belongs to ${principal.environment}, not ${resourceEnvironment}`, {
+        reason: 'WRONG_ENVIRONMENT',
+      });
+    return { authorization: authorization!, principal };
+  }
+
+  private async exchangeApiKey(
+    request: FastifyRequest,
+    apiKey: string | string[],
+    resourceEnvironment: Environment | undefined,
+  ): Promise<string> {
+    if (typeof apiKey !== 'string') throw PlatformError.unauthenticated();
+    const signing: Record<string, string> = { [REQUEST_SIGNING_HEADERS.apiKey]: apiKey };
+    for (const name of Object.values(REQUEST_SIGNING_HEADERS)) {
+      const value = request.headers[name];
+      if (typeof value === 'string') signing[name] = value;
+    }
+    const [path = '/', query = ''] = splitOnce(request.url, '?');
+    const keyEnvironment: Environment = apiKey.startsWith('sr_live_') ? 'production' : 'sandbox';
+    const exchanged = await this.bus.request(
+      authenticateApiKey,
+      {
+        environment: resourceEnvironment ?? keyEnvironment,
+        method: request.method,
+        path,
+        query,
+        bodySha256: sha256Hex(rawBodyOf(request)),
+        headers: signing as never,
+      },
+      { requestId: String(request.id), credential: await this.credentials.asService.authorization() },
+    );
+    return `Bearer ${exchanged.accessToken}`;
+  }
+}
+
+function splitOnce(value: string, separator: string): [string, string] {
+  const index = value.indexOf(separator);
+  return index === -1 ? [value, ''] : [value.slice(0, index), value.slice(index + 1)];
+}
