@@ -74,6 +74,7 @@ describe('OAuth2/OIDC through the gateway', () => {
         'auth.api-keys.read',
         'auth.api-keys.rotate',
         'auth.api-keys.revoke',
+        'auth.tokens.revoke',
       ],
     });
     expect(claims.exp! - claims.iat!).toBe(900);
@@ -151,6 +152,37 @@ describe('OAuth2/OIDC through the gateway', () => {
     }
     expect((await api(tenantPath(), token)).status).toBe(401);
     await expect(oidc.tokenIntrospection(config, token)).resolves.toEqual({ active: false });
+  });
+
+  it('revokes every token of a client in bulk, all or nothing, and only within the tenant', async () => {
+    const { access_token: admin } = await oidc.clientCredentialsGrant(config);
+    const registered = await api(`${tenantPath()}/clients`, admin, {
+      method: 'POST',
+      body: JSON.stringify({
+        environment: 'sandbox',
+        name: 'Compromised job',
+        grantTypes: ['client_credentials'],
+        permissions: ['tenants.tenants.read'],
+      }),
+    });
+    const compromised = (await registered.json()) as { clientId: string; clientSecret: string };
+    const { access_token: token } = await oidc.clientCredentialsGrant(
+      await discover(compromised.clientId, compromised.clientSecret),
+    );
+    const revoke = (targets: object[]) =>
+      api(`${tenantPath()}/token-revocations`, admin, { method: 'POST', body: JSON.stringify({ targets }) });
+
+    const unknownClient = `sr_client_${randomBytes(16).toString('base64url')}`;
+    const partly = await revoke([
+      { scope: 'client', clientId: compromised.clientId },
+      { scope: 'client', clientId: unknownClient },
+    ]);
+    expect(partly.status).toBe(404);
+    expect((await api(tenantPath(), token)).status).toBe(200);
+
+    expect((await revoke([{ scope: 'client', clientId: compromised.clientId }])).status).toBe(200);
+    await expectRefusedWithin(1_000, () => api(tenantPath(), token));
+    expect((await api(tenantPath(), admin)).status).toBe(200);
   });
 
   it('answers introspection and revocation of garbage as RFC 7662/7009 ask (inactive, 200)', async () => {
@@ -362,6 +394,24 @@ describe('OAuth2/OIDC through the gateway', () => {
       expect(status).toBe(401);
     });
 
+    it('revokes every token of a user (access tokens everywhere within 1 s, refresh tokens at once)', async () => {
+      const email = await createUser(['partner_user']);
+      const started = await signIn();
+      const { callback } = await submitSignIn(started, { email, password });
+      const tokens = await exchange(started, callback!);
+      const { access_token: admin } = await oidc.clientCredentialsGrant(config);
+      const response = await api(`${tenantPath()}/token-revocations`, admin, {
+        method: 'POST',
+        body: JSON.stringify({ targets: [{ scope: 'user', userId: decodeJwt(tokens.access_token).sub }] }),
+      });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ grantsRevoked: expect.any(Number) });
+      await expect(oidc.refreshTokenGrant(webConfig, tokens.refresh_token!)).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
+      await expectRefusedWithin(1_000, () => api(tenantPath(), tokens.access_token));
+    });
+
     it('refuses an authorization request without PKCE', async () => {
       const url = oidc.buildAuthorizationUrl(webConfig, { redirect_uri: redirectUri, scope: 'openid' });
       const response = await fetch(url, { redirect: 'manual' });
@@ -555,4 +605,16 @@ function totpAt(base32Secret: string, atMs: number): string {
   const mac = createHmac('sha1', key).update(counter).digest();
   const offset = mac[mac.length - 1]! & 0x0f;
   return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+/** Polls until the call is refused with 401; fails when that takes longer than `withinMs`. */
+async function expectRefusedWithin(withinMs: number, call: () => Promise<Response>): Promise<void> {
+  const startedAt = Date.now();
+  let status = (await call()).status;
+  while (status !== 401 && Date.now() - startedAt < withinMs + 4_000) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    status = (await call()).status;
+  }
+  expect(status).toBe(401);
+  expect(Date.now() - startedAt).toBeLessThan(withinMs);
 }

@@ -3,10 +3,14 @@ import { healthControllerFor } from '@strongroom/platform';
 import { ApiKeyServices } from './api-keys/api-key-services';
 import { ApiKeyTokenIssuer } from './api-keys/api-key-token-issuer';
 import { ApiKeysHandler } from './api-keys/api-keys.handler';
+import { CardsHandler } from './cards/cards.handler';
+import { cardsProviders } from './cards/cards.providers';
 import { ClientsHandler } from './clients/clients.handler';
 import { ClientsRepository } from './clients/clients.repository';
 import { OidcStoreCleanup, oidcProviders } from './oidc/oidc.providers';
 import { OidcExchangeHandler } from './oidc/oidc-exchange.handler';
+import { TokenRevocationsHandler } from './revocations/token-revocations.handler';
+import { TokenRevocationsRepository } from './revocations/token-revocations.repository';
 import { ServiceTokensModule } from './service-tokens/service-tokens.module';
 import { JwksHandler } from './signing-keys/jwks.handler';
 import { SigningKeyStore } from './signing-keys/signing-key-store';
@@ -23,6 +27,8 @@ import { UsersRepository } from './users/users.repository';
     OidcExchangeHandler,
     ClientsHandler,
     ApiKeysHandler,
+    CardsHandler,
+    TokenRevocationsHandler,
   ],
   providers: [
     UsersRepository,
@@ -32,6 +38,8 @@ import { UsersRepository } from './users/users.repository';
     ...oidcProviders,
     ApiKeyServices,
     ApiKeyTokenIssuer,
+    ...cardsProviders,
+    TokenRevocationsRepository,
   ],
 })
 export class AuthModule {}

@@ -92,3 +92,30 @@ export const tokensRevoked = defineEvent({
   summary: 'Access tokens were revoked',
 });
 export type TokenRevocation = z.infer<typeof tokensRevoked.payload>;
+
+/** One administrative revocation: every token of a user, of a client, or of the whole tenant. */
+export const tokenRevocationTargetSchema = z.discriminatedUnion('scope', [
+  z.object({ scope: z.literal('user'), userId: z.uuid() }).strict(),
+  z.object({ scope: z.literal('client'), clientId: z.string().max(64) }).strict(),
+  z.object({ scope: z.literal('tenant') }).strict(),
+]);
+export type TokenRevocationTarget = z.infer<typeof tokenRevocationTargetSchema>;
+export const TOKEN_REVOCATIONS_PER_CALL_MAX = 100;
+
+export const revokeTokens = defineRequest({
+  subject: 'auth.v1.tokens.revoke',
+  request: z
+    .object({
+      tenantId: tenantIdSchema,
+      /** Bulk (seed 003 "bulk revocation for compromised credentials"): all or nothing. */
+      targets: z.array(tokenRevocationTargetSchema).min(1).max(TOKEN_REVOCATIONS_PER_CALL_MAX),
+    })
+    .strict(),
+  response: z.object({
+    revokedAt: z.iso.datetime(),
+    /** Refresh tokens, codes and grants deleted with the access tokens. */
+    grantsRevoked: z.number().int().nonnegative(),
+  }),
+  permission: 'auth.tokens.revoke',
+  summary: 'Revoke every token of users, clients or the whole tenant; every service refuses them within a second',
+});

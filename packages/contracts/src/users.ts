@@ -51,14 +51,22 @@ export const userCreated = defineEvent({
 type Role = (typeof PREDEFINED_ROLES)[number];
 
 const TENANT_READ: Permission[] = ['tenants.tenants.read', 'auth.api-keys.read'];
+/** Seed 001's front line (partner users, dealers' terminals): cards and PINs, never unlocking one. */
+const CARD_OPERATIONS: Permission[] = ['auth.cards.register', 'auth.cards.verify-pin', 'auth.cards.change-pin'];
 const TENANT_DEVELOPER: Permission[] = [
   ...TENANT_READ,
   'auth.clients.create',
   'auth.api-keys.create',
   'auth.api-keys.rotate',
   'auth.api-keys.revoke',
+  ...CARD_OPERATIONS,
 ];
-const TENANT_ADMIN: Permission[] = [...TENANT_DEVELOPER, 'auth.users.create'];
+const TENANT_ADMIN: Permission[] = [
+  ...TENANT_DEVELOPER,
+  'auth.users.create',
+  'auth.tokens.revoke',
+  'auth.cards.unlock',
+];
 
 /**
  * What each predefined role may do (seed 001's roles, seed 003's Admin/Developer/Viewer). A
@@ -70,7 +78,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   partner_admin: TENANT_ADMIN,
   admin: TENANT_ADMIN,
   developer: TENANT_DEVELOPER,
-  partner_user: TENANT_READ,
+  partner_user: [...TENANT_READ, ...CARD_OPERATIONS],
   viewer: TENANT_READ,
 };
 

@@ -7,6 +7,7 @@ import {
   listApiKeys,
   type RequestContract,
   revokeApiKey,
+  revokeTokens,
   rotateApiKey,
 } from '@strongroom/contracts';
 import { type BusClient, PlatformError, type ProcessCredentials } from '@strongroom/platform';
@@ -88,6 +89,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
     url: '/v1/tenants/:tenantId/api-keys/:keyId',
     contract: revokeApiKey,
     input: (request) => ({ tenantId: params(request).tenantId, keyId: params(request).keyId }),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/token-revocations',
+    contract: revokeTokens,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
   },
 ];
 

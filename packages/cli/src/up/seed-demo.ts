@@ -13,7 +13,7 @@ export interface DemoTenant {
   clientSecret: string;
 }
 
-/** What the demo client's tokens may do: read its tenant, register clients, manage API keys. */
+/** What the demo client's tokens may do: read its tenant, register clients, manage API keys, revoke tokens. */
 const DEMO_CLIENT_PERMISSIONS: Permission[] = [
   'tenants.tenants.read',
   'auth.clients.create',
@@ -21,6 +21,7 @@ const DEMO_CLIENT_PERMISSIONS: Permission[] = [
   'auth.api-keys.read',
   'auth.api-keys.rotate',
   'auth.api-keys.revoke',
+  'auth.tokens.revoke',
 ];
 
 const DEMO_ADMIN_EMAIL = 'admin@demo.strongroom.test';
