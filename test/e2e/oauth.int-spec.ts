@@ -2,7 +2,7 @@ import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { RunningStack } from '@strongroom/cli';
 import { signRequest } from '@strongroom/contracts';
-import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
+import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import { Client } from 'pg';
 import { type StartedSignIn, startSignIn, submitSignIn, totpSecretOf } from './browser-sign-in';
@@ -287,6 +287,43 @@ describe('OAuth2/OIDC through the gateway', () => {
       } finally {
         await admin.end();
       }
+    });
+
+    it('registers a private_key_jwt client (RFC 7523): no secret, the client proves itself with its key', async () => {
+      const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+      const { access_token: token } = await oidc.clientCredentialsGrant(config);
+      const response = await api(`${tenantPath()}/clients`, token, {
+        method: 'POST',
+        body: JSON.stringify({
+          environment: 'sandbox',
+          name: 'Bank integration',
+          grantTypes: ['client_credentials'],
+          tokenEndpointAuthMethod: 'private_key_jwt',
+          jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'bank-1', alg: 'ES256', use: 'sig' }] },
+          permissions: ['tenants.tenants.read'],
+        }),
+      });
+      expect(response.status).toBe(201);
+      const created = (await response.json()) as { clientId: string; clientSecret?: string };
+      expect(created.clientSecret).toBeUndefined();
+      const keyed = await oidc.discovery(
+        new URL(stack.gatewayUrl),
+        created.clientId,
+        undefined,
+        oidc.PrivateKeyJwt({ key: privateKey, kid: 'bank-1' }),
+        { execute: [oidc.allowInsecureRequests] },
+      );
+      const tokens = await oidc.clientCredentialsGrant(keyed);
+      expect(decodeJwt(tokens.access_token)).toMatchObject({ sub: created.clientId });
+      const stranger = await generateKeyPair('ES256');
+      const forged = await oidc.discovery(
+        new URL(stack.gatewayUrl),
+        created.clientId,
+        undefined,
+        oidc.PrivateKeyJwt({ key: stranger.privateKey, kid: 'bank-1' }),
+        { execute: [oidc.allowInsecureRequests] },
+      );
+      await expect(oidc.clientCredentialsGrant(forged)).rejects.toMatchObject({ error: 'invalid_client' });
     });
 
     it('refuses to grant a permission the creator lacks, and registering in another tenant', async () => {
