@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { type CliCommand, CliError } from './commands/cli-command';
-import { natsConfigCommand } from './commands/nats.commands';
+import { natsConfigCommand, natsStreamsCommand } from './commands/nats.commands';
 import { pkiInitCommand, pkiRotateCommand } from './commands/pki.commands';
 import { upCommand } from './commands/up.command';
 
 /** Every `strongroom` command; a new one is one entry here. */
-export const CLI_COMMANDS: readonly CliCommand[] = [upCommand, pkiInitCommand, pkiRotateCommand, natsConfigCommand];
+export const CLI_COMMANDS: readonly CliCommand[] = [
+  upCommand,
+  pkiInitCommand,
+  pkiRotateCommand,
+  natsConfigCommand,
+  natsStreamsCommand,
+];
 
 function usage(): string {
   const lines = CLI_COMMANDS.map((command) => `  strongroom ${command.words.join(' ').padEnd(16)} ${command.summary}`);
