@@ -3,6 +3,7 @@ import { Users1763856000100 } from './1763856000100-users';
 import { OAuth1764028800000 } from './1764028800000-oauth';
 import { ApiKeys1764028800200 } from './1764028800200-api-keys';
 import { Login1764028800300 } from './1764028800300-login';
+import { Cards1764028800400 } from './1764028800400-cards';
 
 /** In order; TypeORM records each by name in `schema_migrations`. */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   OAuth1764028800000,
   ApiKeys1764028800200,
   Login1764028800300,
+  Cards1764028800400,
 ];

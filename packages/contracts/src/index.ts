@@ -1,5 +1,6 @@
 export * from './api-keys';
 export * from './bus-access';
+export * from './cards';
 export * from './clients';
 export * from './contract';
 export * from './errors';

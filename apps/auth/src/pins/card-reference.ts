@@ -21,8 +21,12 @@ const CARD_INPUT_LENGTH_MAX = 64;
 
 /**
  * Seed 001: "Card numbers are never stored raw — only a … hash plus the last four digits".
- * A keyed hash rather than bcrypt: a PAN has too little entropy for an unkeyed hash to hide it,
- * and lookups need determinism. The number itself appears in no result and no error.
+ * A keyed hash rather than the seed's bcrypt, deliberately: next to the stored last4 and a
+ * guessable issuer prefix, a PAN leaves ~10^5-10^6 Luhn-valid candidates, which a stolen table
+ * lets anyone try offline against a salted bcrypt hash in hours; an HMAC under a key kept in the
+ * secrets provider (DESIGN "Tokenization") cannot be tried without that key, and being
+ * deterministic it finds a card already registered (bcrypt's salt would not). The number itself
+ * appears in no result and no error.
  */
 export async function cardReference(cardNumber: string, hasher: CardNumberHasher): Promise<CardReferenceResult> {
   if (cardNumber.length > CARD_INPUT_LENGTH_MAX) return { ok: false, reason: 'invalid_card_number' };
