@@ -6,6 +6,7 @@ import {
   type TransitSecrets,
 } from '@strongroom/platform';
 import type { DataSource } from 'typeorm';
+import { AUTH_KEK_NAME, AUTH_PEPPER_PATH } from '../auth-secrets';
 import type { ApiKeySecretHasher, SigningSecretEncryption } from './api-key-record';
 
 /** Hash domain of API keys: a hash made for a client secret or refresh token never verifies as a key. */
@@ -13,7 +14,7 @@ export const API_KEY_HASH_DOMAIN = 'api-key';
 
 /** HMAC-SHA256 under the platform pepper (DESIGN "Secrets and keys", seed 002). */
 export function apiKeySecretHasher(secrets: KvSecrets): ApiKeySecretHasher {
-  return new PepperedHasher(secrets, { domain: API_KEY_HASH_DOMAIN });
+  return new PepperedHasher(secrets, { domain: API_KEY_HASH_DOMAIN, path: AUTH_PEPPER_PATH });
 }
 
 /**
@@ -21,5 +22,5 @@ export function apiKeySecretHasher(secrets: KvSecrets): ApiKeySecretHasher {
  * wrapped by the KEK in Vault Transit (or the local provider in development).
  */
 export function signingSecretEncryption(transit: TransitSecrets, dataSource: DataSource): SigningSecretEncryption {
-  return new EnvelopeEncryption({ transit, repository: new PgDataKeyRepository(dataSource) });
+  return new EnvelopeEncryption({ transit, repository: new PgDataKeyRepository(dataSource), kekName: AUTH_KEK_NAME });
 }

@@ -1,5 +1,6 @@
 import { EnvelopeEncryption, PgDataKeyRepository, type ServiceResources, Tokenizer } from '@strongroom/platform';
 import type { DataSource } from 'typeorm';
+import { AUTH_KEK_NAME } from '../auth-secrets';
 import type { CardNumberTokens } from './cards.service';
 
 /** Auth's own key (Vault policy: a service reads only `<service>/*`); cards live in auth's database alone. */
@@ -16,6 +17,7 @@ export function tokenizerCardNumberTokens(resources: ServiceResources, dataSourc
   const envelope = new EnvelopeEncryption({
     transit: resources.secrets,
     repository: new PgDataKeyRepository(dataSource),
+    kekName: AUTH_KEK_NAME,
   });
   const tokenizer = new Tokenizer(resources.secrets, envelope, { path: CARD_TOKENIZATION_KEY_PATH });
   return {

@@ -10,6 +10,7 @@ import {
   SERVICE_RESOURCES,
   type ServiceResources,
 } from '@strongroom/platform';
+import { AUTH_PEPPER_PATH } from '../auth-secrets';
 import { CLIENT_SECRET_HASH_DOMAIN } from '../oidc/oidc-provider-host';
 import { registerClient } from './client-registration';
 import { ClientsRepository } from './clients.repository';
@@ -22,7 +23,7 @@ export class ClientsHandler {
     private readonly clients: ClientsRepository,
     @Inject(SERVICE_RESOURCES) resources: ServiceResources,
   ) {
-    this.secrets = new PepperedHasher(resources.secrets, { domain: CLIENT_SECRET_HASH_DOMAIN });
+    this.secrets = new PepperedHasher(resources.secrets, { domain: CLIENT_SECRET_HASH_DOMAIN, path: AUTH_PEPPER_PATH });
   }
 
   /**

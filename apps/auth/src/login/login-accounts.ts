@@ -1,5 +1,6 @@
 import { EnvelopeEncryption, PgDataKeyRepository, type TransitSecrets, withTenant } from '@strongroom/platform';
 import type { DataSource } from 'typeorm';
+import { AUTH_KEK_NAME } from '../auth-secrets';
 
 /** What a login needs of a user, TOTP secrets decrypted. */
 export interface LoginAccount {
@@ -43,7 +44,11 @@ export class PgLoginAccounts implements LoginAccounts {
     private readonly dataSource: DataSource,
     transit: TransitSecrets,
   ) {
-    this.encryption = new EnvelopeEncryption({ transit, repository: new PgDataKeyRepository(dataSource) });
+    this.encryption = new EnvelopeEncryption({
+      transit,
+      repository: new PgDataKeyRepository(dataSource),
+      kekName: AUTH_KEK_NAME,
+    });
   }
 
   async findByEmail(tenantId: string, email: string): Promise<LoginAccount | undefined> {

@@ -10,6 +10,7 @@ import {
   withoutTenant,
 } from '@strongroom/platform';
 import type { EntityManager } from 'typeorm';
+import { AUTH_PEPPER_PATH } from '../auth-secrets';
 import { PgLoginAccounts } from '../login/login-accounts';
 import { LoginService } from '../login/login-service';
 import { publishedKeys } from '../signing-keys/signing-key-ring';
@@ -93,7 +94,10 @@ export const oidcProviders: Provider[] = [
         audience: config.TOKEN_AUDIENCE,
         store,
         signingKeys: () => signingKeys.keys(),
-        clientSecrets: new PepperedHasher(resources.secrets, { domain: CLIENT_SECRET_HASH_DOMAIN }),
+        clientSecrets: new PepperedHasher(resources.secrets, {
+          domain: CLIENT_SECRET_HASH_DOMAIN,
+          path: AUTH_PEPPER_PATH,
+        }),
         cookieKeys: new VersionedSecretKeys(resources.secrets, OIDC_COOKIE_KEY_PATH),
         structuredTokens: new StructuredTokens({
           issuer: config.PUBLIC_URL,
