@@ -75,6 +75,9 @@ describe('OAuth2/OIDC through the gateway', () => {
         'auth.api-keys.rotate',
         'auth.api-keys.revoke',
         'auth.tokens.revoke',
+        'auth.cards.register',
+        'auth.cards.verify-pin',
+        'auth.cards.unlock',
       ],
     });
     expect(claims.exp! - claims.iat!).toBe(900);
@@ -615,6 +618,37 @@ describe('OAuth2/OIDC through the gateway', () => {
     });
   });
 
+  it('locks a card after 3 wrong PINs (even the right PIN is then refused) until an admin unlocks it', async () => {
+    const { access_token: token } = await oidc.clientCredentialsGrant(config);
+    const registered = await api(`${tenantPath()}/cards`, token, {
+      method: 'POST',
+      body: JSON.stringify({ cardNumber: '4242 4242 4242 4242', pin: '4826' }),
+    });
+    expect(registered.status).toBe(201);
+    const card = (await registered.json()) as { cardId: string; last4: string };
+    expect(card.last4).toBe('4242');
+    const verify = (pin: string) =>
+      api(`${tenantPath()}/cards/${card.cardId}/pin-verifications`, token, {
+        method: 'POST',
+        body: JSON.stringify({ pin }),
+      });
+
+    expect((await verify('4826')).status).toBe(200);
+    for (const remaining of [2, 1]) {
+      const wrong = await verify('1357');
+      expect(wrong.status).toBe(401);
+      expect(wrong.headers.get('www-authenticate')).toBeNull();
+      expect(await wrong.json()).toMatchObject({ reason: 'wrong_pin', attemptsRemaining: remaining });
+    }
+    const third = await verify('1357');
+    expect(third.status).toBe(403);
+    expect(await third.json()).toMatchObject({ reason: 'card_locked' });
+    expect((await verify('4826')).status).toBe(403);
+
+    expect((await api(`${tenantPath()}/cards/${card.cardId}/unlock`, token, { method: 'POST' })).status).toBe(200);
+    expect((await verify('4826')).status).toBe(200);
+  });
+
   it('never writes a client secret or an access token to a log', async () => {
     const { readdirSync, readFileSync } = await import('node:fs');
     const { access_token: token } = await oidc.clientCredentialsGrant(config);
@@ -625,6 +659,7 @@ describe('OAuth2/OIDC through the gateway', () => {
       expect(log).not.toContain(stack.demo.clientSecret);
       expect(log).not.toContain(stack.demo.adminPassword);
       expect(log).not.toContain(password);
+      expect(log).not.toMatch(/4242[ -]?4242[ -]?4242[ -]?4242/);
       expect(log).not.toContain(token.split('.')[2]);
     }
   });

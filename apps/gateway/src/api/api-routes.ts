@@ -1,4 +1,5 @@
 import {
+  changeCardPin,
   createApiKey,
   createClient,
   type Environment,
@@ -6,9 +7,12 @@ import {
   getTenant,
   listApiKeys,
   type RequestContract,
+  registerCard,
   revokeApiKey,
   revokeTokens,
   rotateApiKey,
+  unlockCard,
+  verifyCardPin,
 } from '@strongroom/contracts';
 import { type BusClient, PlatformError, type ProcessCredentials } from '@strongroom/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -37,6 +41,7 @@ const environmentIn = (value: unknown) => {
   const parsed = environmentSchema.safeParse(value);
   return parsed.success ? parsed.data : undefined;
 };
+const cardOf = (request: FastifyRequest) => ({ tenantId: params(request).tenantId, cardId: params(request).cardId });
 const numberIn = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
 /** The API today; every route names a contract, so none exists without a permission (deny by default). */
@@ -95,6 +100,31 @@ export const API_ROUTES: readonly ApiRoute[] = [
     url: '/v1/tenants/:tenantId/token-revocations',
     contract: revokeTokens,
     input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/cards',
+    contract: registerCard,
+    status: 201,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/cards/:cardId/pin-verifications',
+    contract: verifyCardPin,
+    input: (request) => ({ ...bodyObject(request), ...cardOf(request) }),
+  },
+  {
+    method: 'PUT',
+    url: '/v1/tenants/:tenantId/cards/:cardId/pin',
+    contract: changeCardPin,
+    input: (request) => ({ ...bodyObject(request), ...cardOf(request) }),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/cards/:cardId/unlock',
+    contract: unlockCard,
+    input: (request) => cardOf(request),
   },
 ];
 

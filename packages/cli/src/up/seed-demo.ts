@@ -13,7 +13,7 @@ export interface DemoTenant {
   clientSecret: string;
 }
 
-/** What the demo client's tokens may do: read its tenant, register clients, manage API keys, revoke tokens. */
+/** What the demo client's tokens may do: read its tenant, register clients, manage API keys, revoke tokens, cards. */
 const DEMO_CLIENT_PERMISSIONS: Permission[] = [
   'tenants.tenants.read',
   'auth.clients.create',
@@ -22,6 +22,9 @@ const DEMO_CLIENT_PERMISSIONS: Permission[] = [
   'auth.api-keys.rotate',
   'auth.api-keys.revoke',
   'auth.tokens.revoke',
+  'auth.cards.register',
+  'auth.cards.verify-pin',
+  'auth.cards.unlock',
 ];
 
 const DEMO_ADMIN_EMAIL = 'admin@demo.strongroom.test';
