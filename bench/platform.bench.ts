@@ -22,7 +22,7 @@ import {
   PgDataKeyRepository,
   withoutTenant,
 } from '@strongroom/platform';
-import { acquireTestPostgres, createTestDatabase, startTestNats, TEST_ADMIN_URL_VARIABLE } from '@strongroom/testing';
+import { createTestDatabase, startTestNats } from '@strongroom/testing';
 import { Pool } from 'pg';
 import { z } from 'zod';
 import { benchJwtVerification, benchRevocationPropagation } from './credentials.bench';
@@ -59,9 +59,8 @@ const EVENTS = 10_000;
 const EVENTS_PER_TRANSACTION = 100;
 const ENCRYPTIONS = 20_000;
 
+/** Expects the test Postgres (`testAdminUrl()`) bench/run.ts acquired. */
 export async function runPlatformBenchmarks(log: (line: string) => void): Promise<Figure[]> {
-  const postgres = await acquireTestPostgres();
-  process.env[TEST_ADMIN_URL_VARIABLE] = postgres.adminUrl;
   const nats = await startTestNats();
   try {
     return [
@@ -73,7 +72,6 @@ export async function runPlatformBenchmarks(log: (line: string) => void): Promis
     ];
   } finally {
     await nats.stop();
-    await postgres.stop();
   }
 }
 

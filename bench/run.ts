@@ -1,11 +1,23 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatFigure } from './measure';
+import { acquireTestPostgres, TEST_ADMIN_URL_VARIABLE } from '@strongroom/testing';
+import { type Figure, formatFigure } from './measure';
+import { runOauthBenchmarks } from './oauth.bench';
 import { runPlatformBenchmarks } from './platform.bench';
 
 /** `npm run bench`: one line per figure, and the same as JSON in bench/results.json. */
 async function main() {
-  const figures = await runPlatformBenchmarks((line) => process.stderr.write(`  ${line}\n`));
+  const log = (line: string) => process.stderr.write(`  ${line}\n`);
+  // One Postgres for every benchmark (the running stack's databases included).
+  const postgres = await acquireTestPostgres();
+  process.env[TEST_ADMIN_URL_VARIABLE] = postgres.adminUrl;
+  const figures: Figure[] = [];
+  try {
+    figures.push(...(await runPlatformBenchmarks(log)));
+    figures.push(...(await runOauthBenchmarks(log)));
+  } finally {
+    await postgres.stop();
+  }
   for (const f of figures) process.stdout.write(`${formatFigure(f)}\n`);
   mkdirSync(__dirname, { recursive: true });
   const results = { machine: { cpus: require('node:os').cpus().length, node: process.version }, figures };

@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '@strongroom/testing';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { migrations } from '../migrations';
-import { OidcStore } from '../src/oidc/oidc-store';
+import { CLIENT_CACHE_TTL_MS_MAX, OidcStore } from '../src/oidc/oidc-store';
 
 /** oidc-provider's store in Postgres, as the auth service's runtime role uses it. */
 describe('the OIDC store (Postgres, runtime role)', () => {
@@ -15,6 +15,7 @@ describe('the OIDC store (Postgres, runtime role)', () => {
   let database: TestDatabase;
   let dataSource: DataSource;
   let store: OidcStore;
+  let secrets: LocalSecretsProvider;
   let superuser: Client;
   const tenantA = '5b1d8a0e-2f43-4c6a-9d1e-0a1b2c3d4e5f';
   const tenantB = '6c2e9b1f-3054-4d7b-8e2f-1b2c3d4e5f60';
@@ -23,7 +24,7 @@ describe('the OIDC store (Postgres, runtime role)', () => {
     database = await createTestDatabase('oidc_store', migrations);
     dataSource = createServiceDataSource({ url: database.runtimeUrl, applicationName: 'auth' });
     await dataSource.initialize();
-    const secrets = new LocalSecretsProvider({
+    secrets = new LocalSecretsProvider({
       stateDir,
       logger: createLogger({ service: 'auth', level: 'silent' }),
       nodeEnv: 'test',
@@ -116,5 +117,88 @@ describe('the OIDC store (Postgres, runtime role)', () => {
       await manager.query('UPDATE oauth_clients SET revoked_at = now() WHERE client_id = $1', [id]);
     });
     await expect(store.findClient(id)).resolves.toBeUndefined();
+  });
+
+  describe('client lookups served from memory', () => {
+    let clockMs = 0;
+    let cached: OidcStore;
+    const registerClient = async () => {
+      const id = `sr_client_${randomBytes(16).toString('base64url')}`;
+      await withTenant(dataSource, tenantA, (manager) =>
+        manager.query(
+          `INSERT INTO oauth_clients (client_id, tenant_id, environment, name, metadata) VALUES ($1, $2, 'sandbox', 'x', $3)`,
+          [id, tenantA, { client_id: id, tenant_id: tenantA, permissions: ['tenants.tenants.read'] }],
+        ),
+      );
+      return id;
+    };
+    const revoke = (id: string) =>
+      withTenant(dataSource, tenantA, (manager) =>
+        manager.query('UPDATE oauth_clients SET revoked_at = now() WHERE client_id = $1', [id]),
+      );
+
+    beforeAll(() => {
+      cached = new OidcStore({ dataSource, secrets, clockMs: () => clockMs });
+    });
+
+    it('keeps serving a client for less than 1 s after its revocation, and refuses it from then on', async () => {
+      const id = await registerClient();
+      await expect(cached.findClient(id)).resolves.toMatchObject({ client_id: id });
+      await revoke(id);
+      clockMs += CLIENT_CACHE_TTL_MS_MAX - 1;
+      await expect(cached.findClient(id)).resolves.toMatchObject({ client_id: id });
+      clockMs += 1;
+      await expect(cached.findClient(id)).resolves.toBeUndefined();
+    });
+
+    it('refuses a revoked client within 1 s of real time with the default cache', async () => {
+      const id = await registerClient();
+      await expect(store.findClient(id)).resolves.toMatchObject({ client_id: id });
+      await revoke(id);
+      await new Promise((resolve) => setTimeout(resolve, CLIENT_CACHE_TTL_MS_MAX));
+      await expect(store.findClient(id)).resolves.toBeUndefined();
+    });
+
+    it('refuses a client at once when this process forgets it (its revocation seen here)', async () => {
+      const id = await registerClient();
+      await expect(cached.findClient(id)).resolves.toMatchObject({ client_id: id });
+      await revoke(id);
+      cached.forgetClient(id);
+      await expect(cached.findClient(id)).resolves.toBeUndefined();
+    });
+
+    it('does not remember a client it did not find: one registered a moment later works at once', async () => {
+      const id = `sr_client_${randomBytes(16).toString('base64url')}`;
+      await expect(cached.findClient(id)).resolves.toBeUndefined();
+      await withTenant(dataSource, tenantA, (manager) =>
+        manager.query(
+          `INSERT INTO oauth_clients (client_id, tenant_id, environment, name, metadata) VALUES ($1, $2, 'sandbox', 'x', $3)`,
+          [id, tenantA, { client_id: id }],
+        ),
+      );
+      await expect(cached.findClient(id)).resolves.toMatchObject({ client_id: id });
+    });
+
+    it('reads a client once for lookups in flight together, and hands each caller its own copy', async () => {
+      const id = await registerClient();
+      clockMs += CLIENT_CACHE_TTL_MS_MAX;
+      const transaction = jest.spyOn(dataSource, 'transaction');
+      try {
+        const found = await Promise.all(Array.from({ length: 10 }, () => cached.findClient(id)));
+        expect(transaction).toHaveBeenCalledTimes(1);
+        expect(found[0]).toEqual(found[9]);
+        (found[0]!.permissions as string[]).push('auth.clients.create');
+        await expect(cached.findClient(id)).resolves.toMatchObject({ permissions: ['tenants.tenants.read'] });
+      } finally {
+        transaction.mockRestore();
+      }
+    });
+
+    it('refuses a cache time above the 1 s revocation bound, or below zero', () => {
+      expect(() => new OidcStore({ dataSource, secrets, clientCacheTtlMs: CLIENT_CACHE_TTL_MS_MAX + 1 })).toThrow(
+        RangeError,
+      );
+      expect(() => new OidcStore({ dataSource, secrets, clientCacheTtlMs: -1 })).toThrow(RangeError);
+    });
   });
 });
