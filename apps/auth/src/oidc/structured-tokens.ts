@@ -1,5 +1,4 @@
 import { ACCESS_TOKEN_ALGORITHMS, type AccessTokenClaims, accessTokenClaimsSchema } from '@strongroom/contracts';
-import { principalOf } from '@strongroom/platform';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 
 export interface StructuredTokenOptions {
@@ -10,6 +9,8 @@ export interface StructuredTokenOptions {
   /** The denylist every service keeps (fed by evt.auth.v1.tokens.revoked). */
   isRevoked: (claims: AccessTokenClaims) => boolean;
 }
+
+const KEY_SET_TTL_MS = 60_000;
 
 /** What RFC 7662 §2.2 answers for a token that is not active: nothing else, so nothing leaks. */
 export const INACTIVE = { active: false } as const;
@@ -24,12 +25,25 @@ export type IntrospectionResponse =
  * the revocation list, after oidc-provider has authenticated the calling client.
  */
 export class StructuredTokens {
+  private keys: { resolver: ReturnType<typeof createLocalJWKSet>; fetchedAtMs: number } | undefined;
+
   constructor(private readonly options: StructuredTokenOptions) {}
+
+  /**
+   * The key set, re-read at most once a minute: the ring publishes a key ten minutes before it
+   * signs (PUBLISH_LEAD_SECONDS), so a minute-old set always has every key a token can name.
+   */
+  private async keySet() {
+    if (this.keys === undefined || Date.now() - this.keys.fetchedAtMs > KEY_SET_TTL_MS) {
+      this.keys = { resolver: createLocalJWKSet(await this.options.publicJwks()), fetchedAtMs: Date.now() };
+    }
+    return this.keys.resolver;
+  }
 
   /** The verified claims of one of our access tokens, or undefined (forged, expired, another issuer). */
   async claimsOf(token: string): Promise<AccessTokenClaims | undefined> {
     try {
-      const { payload } = await jwtVerify(token, createLocalJWKSet(await this.options.publicJwks()), {
+      const { payload } = await jwtVerify(token, await this.keySet(), {
         issuer: this.options.issuer,
         audience: this.options.audience,
         algorithms: [...ACCESS_TOKEN_ALGORITHMS],
@@ -60,9 +74,4 @@ export class StructuredTokens {
     if (claims === undefined || claims.client_id !== callerClientId) return undefined;
     return claims;
   }
-}
-
-/** The principal-shaped view the platform's RevocationList checks. */
-export function principalOfClaims(claims: AccessTokenClaims) {
-  return principalOf(claims);
 }
