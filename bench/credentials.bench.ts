@@ -15,10 +15,11 @@ import { type Figure, figure, throughputPerSecond } from './measure';
 const VERIFICATIONS = 20_000;
 const REVOCATIONS = 200;
 
-/** Local JWT verification (jose, claims, denylist) against a bare ECDSA P-256 signature check. */
+/** Local JWT verification (jose, claims, denylist) against a bare RSA-2048 signature check. */
 export async function benchJwtVerification(log: (line: string) => void): Promise<Figure[]> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' } as PublicJwks['keys'][number];
+  // The algorithm auth signs with (apps/auth signing-key-ring: RS256, 2048 bits).
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256', use: 'sig' } as PublicJwks['keys'][number];
   const verifier = new AccessTokenVerifier({
     issuer: 'https://bench.test',
     audience: 'strongroom-api',
@@ -27,7 +28,7 @@ export async function benchJwtVerification(log: (line: string) => void): Promise
   });
   const sign = () =>
     new SignJWT({ tenant_id: randomUUID(), env: 'production', scope: 'ledger.transfers.create', jti: randomUUID() })
-      .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'bench', typ: 'at+jwt' })
       .setIssuer('https://bench.test')
       .setAudience('strongroom-api')
       .setSubject('user')
@@ -40,7 +41,7 @@ export async function benchJwtVerification(log: (line: string) => void): Promise
   const warm = await throughputPerSecond(VERIFICATIONS, 1, (i) => verifier.verify(`Bearer ${tokens[i % 100]}`));
   const token = tokens[0]!;
 
-  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const message = Buffer.from(token.split('.').slice(0, 2).join('.'));
   const signature = createSign('SHA256').update(message).sign(pair.privateKey);
   const bare = await throughputPerSecond(VERIFICATIONS, 1, async () =>
@@ -49,8 +50,8 @@ export async function benchJwtVerification(log: (line: string) => void): Promise
   // WebCrypto verifies on the libuv pool, so a service with requests in flight uses both cores.
   log(`jwt: ${VERIFICATIONS} verifications, 16 in flight (first seen) and one at a time (repeat, cached)`);
   return [
-    figure('credentials.jwt_verifications_first_seen', cold, 'verifications/s', 'bare ECDSA P-256 verify', bare),
-    figure('credentials.jwt_verifications_repeat', warm, 'verifications/s', 'bare ECDSA P-256 verify', bare),
+    figure('credentials.jwt_verifications_first_seen', cold, 'verifications/s', 'bare RSA-2048 verify', bare),
+    figure('credentials.jwt_verifications_repeat', warm, 'verifications/s', 'bare RSA-2048 verify', bare),
   ];
 }
 

@@ -1,4 +1,4 @@
-import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHmac, createPublicKey, generateKeyPairSync, type JsonWebKey, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { RunningStack } from '@strongroom/cli';
 import { signRequest } from '@strongroom/contracts';
@@ -53,12 +53,12 @@ describe('OAuth2/OIDC through the gateway', () => {
     expect(metadata.response_types_supported).toEqual(['code']);
   });
 
-  it('issues a client_credentials access token: an ES256 at+jwt for the platform audience, 15 minutes, tenant and environment', async () => {
+  it('issues a client_credentials access token: an RS256 at+jwt (seed 003) for the platform audience, 15 minutes, tenant and environment', async () => {
     const tokens = await oidc.clientCredentialsGrant(config);
     expect(tokens.token_type.toLowerCase()).toBe('bearer');
     expect(tokens.expires_in).toBe(900);
     expect(tokens.refresh_token).toBeUndefined();
-    expect(decodeProtectedHeader(tokens.access_token)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
+    expect(decodeProtectedHeader(tokens.access_token)).toMatchObject({ alg: 'RS256', typ: 'at+jwt' });
     const claims = decodeJwt(tokens.access_token);
     expect(claims).toMatchObject({
       iss: stack.gatewayUrl,
@@ -205,10 +205,11 @@ describe('OAuth2/OIDC through the gateway', () => {
     it.each([
       ['alg none', () => forged({ alg: 'none', typ: 'at+jwt' }, decodeJwt(genuine))],
       [
-        'HS256 signed with the public key',
+        'HS256 signed with the public key (PEM, the classic algorithm confusion)',
         async () => {
-          const jwks = (await (await fetch(`${stack.gatewayUrl}/jwks`)).json()) as { keys: object[] };
-          const secret = Buffer.from(JSON.stringify(jwks.keys[0]));
+          const jwks = (await (await fetch(`${stack.gatewayUrl}/jwks`)).json()) as { keys: JsonWebKey[] };
+          const publicKey = createPublicKey({ key: jwks.keys[0]!, format: 'jwk' });
+          const secret = Buffer.from(publicKey.export({ type: 'spki', format: 'pem' }));
           return new SignJWT(decodeJwt(genuine))
             .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: decodeProtectedHeader(genuine).kid! })
             .sign(secret);
@@ -226,9 +227,9 @@ describe('OAuth2/OIDC through the gateway', () => {
       [
         'our kid with another key, another issuer and audience',
         async () => {
-          const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+          const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
           return new SignJWT({ ...decodeJwt(genuine), iss: 'https://evil.example', aud: 'other-api' })
-            .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: decodeProtectedHeader(genuine).kid! })
+            .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: decodeProtectedHeader(genuine).kid! })
             .sign(privateKey);
         },
       ],

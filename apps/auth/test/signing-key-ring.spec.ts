@@ -18,7 +18,9 @@ describe('token-signing key ring', () => {
     const keys = await rotate([], now);
     expect(currentKey(keys, now)?.kid).toBe(keys[0]!.kid);
     const [published] = publishedKeys(keys, now);
-    expect(published).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', kid: keys[0]!.kid });
+    expect(published).toMatchObject({ kty: 'RSA', e: 'AQAB', alg: 'RS256', use: 'sig', kid: keys[0]!.kid });
+    // 2048-bit modulus: 256 bytes, base64url without padding.
+    expect(Buffer.from(published!.n!, 'base64url')).toHaveLength(256);
     expect(published).not.toHaveProperty('d');
   });
 

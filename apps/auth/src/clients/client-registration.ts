@@ -45,7 +45,6 @@ export function registerClient(request: ClientRequest, creatorPermissions: Reado
     response_types: interactive ? ['code'] : [],
     redirect_uris: request.redirectUris,
     token_endpoint_auth_method: request.tokenEndpointAuthMethod,
-    id_token_signed_response_alg: 'ES256',
     scope,
     tenant_id: request.tenantId,
     environment: request.environment,

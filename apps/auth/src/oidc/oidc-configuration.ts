@@ -8,6 +8,7 @@ import {
 } from '@strongroom/contracts';
 import type { JWK } from 'jose';
 import { type Adapter, type ClientMetadata, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { SigningAlgorithm } from '../signing-keys/signing-key-ring';
 
 /** Seed 001: refresh tokens live 7 days; seed 003: never more than 90 days, re-authentication after. */
 export const REFRESH_TOKEN_TTL_SECONDS = 7 * 86_400;
@@ -28,6 +29,7 @@ export interface OidcConfigurationInput {
   /** The signing keys, current first: JWKS publishes them all, tokens are signed with `signingKid`. */
   privateJwks: JWK[];
   signingKid: string;
+  signingAlg: SigningAlgorithm;
   adapter: new (model: string) => Adapter;
   /** Keys of the signed cookies of interactions (Koa keygrip), newest first. */
   cookieKeys: string[];
@@ -73,11 +75,11 @@ export function oidcConfiguration(input: OidcConfigurationInput): Configuration 
       grant_types: ['client_credentials'],
       response_types: [],
       token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: 'ES256',
+      id_token_signed_response_alg: input.signingAlg,
     },
     extraClientMetadata: { properties: ['tenant_id', 'environment', 'permissions'] },
     enabledJWA: {
-      idTokenSigningAlgValues: ['ES256'],
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
       clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
       requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
       dPoPSigningAlgValues: ['ES256', 'EdDSA'],
@@ -106,7 +108,7 @@ export function oidcConfiguration(input: OidcConfigurationInput): Configuration 
             audience: input.audience,
             accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
             accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'ES256', kid: input.signingKid } },
+            jwt: { sign: { alg: input.signingAlg, kid: input.signingKid } },
           };
         },
       },

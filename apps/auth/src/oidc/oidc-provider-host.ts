@@ -111,6 +111,7 @@ export class OidcProviderHost {
         audience: this.options.audience,
         privateJwks,
         signingKid: signing.kid,
+        signingAlg: signing.alg,
         adapter: this.options.store.adapterClass(),
         cookieKeys: [cookieKey],
         rolesOf: this.options.rolesOf,
