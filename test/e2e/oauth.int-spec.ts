@@ -10,6 +10,8 @@ import { startTestStack, type TestStack } from './test-stack';
 
 /** The users' password: searched for in every log at the end. */
 const password = 'a long and unusual passphrase';
+/** Secrets the tests were given (API keys, signing secrets): none may appear in a log. */
+const secretsHandedOut: string[] = [];
 
 /**
  * OAuth2/OIDC as a client sees it: an independent, certified-style client library (openid-client)
@@ -453,6 +455,21 @@ describe('OAuth2/OIDC through the gateway', () => {
       await expectRefusedWithin(1_000, () => api(tenantPath(), tokens.access_token));
     });
 
+    it('takes a pushed authorization request (RFC 9126) and continues the flow from its request_uri', async () => {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const url = await oidc.buildAuthorizationUrlWithPAR(webConfig, {
+        redirect_uri: redirectUri,
+        scope: 'openid tenants.tenants.read',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      });
+      expect(url.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/);
+      expect(url.searchParams.get('redirect_uri')).toBeNull();
+      const response = await fetch(url, { redirect: 'manual' });
+      expect(response.status).toBe(303);
+      expect(response.headers.get('location')).toMatch(/^\/oauth\/interaction\//);
+    });
+
     it('refuses an authorization request without PKCE', async () => {
       const url = oidc.buildAuthorizationUrl(webConfig, { redirect_uri: redirectUri, scope: 'openid' });
       const response = await fetch(url, { redirect: 'manual' });
@@ -534,6 +551,7 @@ describe('OAuth2/OIDC through the gateway', () => {
       });
       expect(response.status).toBe(201);
       issued = (await response.json()) as typeof issued;
+      secretsHandedOut.push(issued.apiKey, issued.signingSecret);
       expect(issued.apiKey).toMatch(/^sr_test_/);
     });
 
@@ -660,6 +678,7 @@ describe('OAuth2/OIDC through the gateway', () => {
       expect(log).not.toContain(stack.demo.clientSecret);
       expect(log).not.toContain(stack.demo.adminPassword);
       expect(log).not.toContain(password);
+      for (const secret of secretsHandedOut) expect(log).not.toContain(secret);
       expect(log).not.toMatch(/4242[ -]?4242[ -]?4242[ -]?4242/);
       expect(log).not.toContain(token.split('.')[2]);
     }

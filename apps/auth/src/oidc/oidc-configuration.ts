@@ -96,7 +96,8 @@ export function oidcConfiguration(input: OidcConfigurationInput): Configuration 
       introspection: { enabled: true },
       revocation: { enabled: true },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
-      dPoP: { enabled: true },
+      // Off until every resource server checks DPoP proofs: a bound token accepted as a bearer is a downgrade.
+      dPoP: { enabled: false },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => input.audience,

@@ -51,7 +51,10 @@ export function commonConfigSchema(service: ServiceName) {
     TOKEN_AUDIENCE: z
       .string()
       .max(200)
-      .refine((value) => URL.canParse(value) && !value.includes('#'), 'must be an absolute URI without a fragment (RFC 8707)')
+      .refine(
+        (value) => URL.canParse(value) && !value.includes('#'),
+        'must be an absolute URI without a fragment (RFC 8707)',
+      )
       .default('urn:strongroom:api'),
   });
 }
