@@ -80,6 +80,7 @@ describe('OAuth2/OIDC through the gateway', () => {
         'auth.cards.register',
         'auth.cards.verify-pin',
         'auth.cards.unlock',
+        'auth.users.create',
       ],
     });
     expect(claims.exp! - claims.iat!).toBe(900);
@@ -468,6 +469,40 @@ describe('OAuth2/OIDC through the gateway', () => {
       const response = await fetch(url, { redirect: 'manual' });
       expect(response.status).toBe(303);
       expect(response.headers.get('location')).toMatch(/^\/oauth\/interaction\//);
+    });
+
+    it('invites a user with a one-time link where the user picks a password, then signs in; never beyond the inviter', async () => {
+      const { access_token: admin } = await oidc.clientCredentialsGrant(config);
+      const invite = (roles: string[], email: string) =>
+        api(`${tenantPath()}/invitations`, admin, { method: 'POST', body: JSON.stringify({ email, roles }) });
+      const escalation = await invite(['super_admin'], 'boss@demo.test');
+      expect(escalation.status).toBe(403);
+      expect(await escalation.json()).toMatchObject({
+        permissions: expect.arrayContaining(['tenants.tenants.create']),
+      });
+
+      const email = `invited-${randomBytes(4).toString('hex')}@demo.test`;
+      const response = await invite(['viewer'], email);
+      expect(response.status).toBe(201);
+      const { acceptUrl } = (await response.json()) as { acceptUrl: string };
+      expect(acceptUrl).toMatch(new RegExp(`^${stack.gatewayUrl}/oauth/invitations/sr_inv_`));
+      const page = await fetch(acceptUrl);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain(email);
+      const choose = (candidate: string) =>
+        fetch(acceptUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ password: candidate }).toString(),
+        });
+      expect((await choose('password1234')).status).toBe(400);
+      expect((await choose(password)).status).toBe(201);
+      expect((await choose(password)).status).toBe(404);
+
+      const started = await signIn();
+      const { callback } = await submitSignIn(started, { email, password });
+      const tokens = await exchange(started, callback!);
+      expect(decodeJwt(tokens.access_token).permissions).toEqual(['tenants.tenants.read']);
     });
 
     it('refuses an authorization request without PKCE', async () => {

@@ -4,6 +4,7 @@ import { OAuth1764028800000 } from './1764028800000-oauth';
 import { ApiKeys1764028800200 } from './1764028800200-api-keys';
 import { Login1764028800300 } from './1764028800300-login';
 import { Cards1764028800400 } from './1764028800400-cards';
+import { Invitations1764028800500 } from './1764028800500-invitations';
 
 /** In order; TypeORM records each by name in `schema_migrations`. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   ApiKeys1764028800200,
   Login1764028800300,
   Cards1764028800400,
+  Invitations1764028800500,
 ];

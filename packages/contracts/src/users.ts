@@ -48,7 +48,7 @@ export const userCreated = defineEvent({
   summary: 'A user was created',
 });
 
-type Role = (typeof PREDEFINED_ROLES)[number];
+export type Role = (typeof PREDEFINED_ROLES)[number];
 
 const TENANT_READ: Permission[] = ['tenants.tenants.read', 'auth.api-keys.read'];
 /** Seed 001's front line (partner users, dealers' terminals): cards and PINs, never unlocking one. */
@@ -102,4 +102,32 @@ export const anomalyDetected = defineEvent({
     detectedAt: z.iso.datetime(),
   }),
   summary: 'Repeated authentication failures or a replayed refresh token (alerting)',
+});
+
+/** Seed-independent, OWASP-style: an invitation link works once and not for long. */
+export const INVITATION_TTL_SECONDS = 7 * 86_400;
+
+export const invitationSchema = z.object({
+  invitationId: z.uuid(),
+  tenantId: tenantIdSchema,
+  email: z.string(),
+  roles: z.array(roleSchema),
+  expiresAt: z.iso.datetime(),
+});
+
+export const inviteUser = defineRequest({
+  subject: 'auth.v1.users.invite',
+  request: z
+    .object({
+      tenantId: tenantIdSchema,
+      email: z.email().max(320).toLowerCase(),
+      roles: z.array(roleSchema).min(1).max(PREDEFINED_ROLES.length),
+    })
+    .strict(),
+  response: invitationSchema.extend({
+    /** The one-time link to hand to the user (shown once; only an HMAC of its token is stored). */
+    acceptUrl: z.string(),
+  }),
+  permission: 'auth.users.create',
+  summary: 'Invite a user to a tenant: a one-time link where the user chooses a password',
 });

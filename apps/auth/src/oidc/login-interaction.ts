@@ -2,6 +2,7 @@ import { OIDC_ROUTES } from '@strongroom/contracts';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { LoginOutcome, LoginService } from '../login/login-service';
+import { escapeHtml, readForm, renderPage } from './html-page';
 import type { StrongroomClientMetadata } from './oidc-configuration';
 
 const INTERACTION_PATH = new RegExp(`^${OIDC_ROUTES.interaction}/([A-Za-z0-9_-]{1,64})$`);
@@ -88,15 +89,8 @@ function renderRefusal(
 }
 
 async function readLoginForm(ctx: KoaContextWithOIDC): Promise<LoginForm | undefined> {
-  if (!ctx.is('application/x-www-form-urlencoded')) return undefined;
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of ctx.req) {
-    bytes += (chunk as Buffer).length;
-    if (bytes > FORM_BYTES_MAX) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  const fields = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  const fields = await readForm(ctx, FORM_BYTES_MAX);
+  if (fields === undefined) return undefined;
   const email = fields.get('email') ?? '';
   const password = fields.get('password') ?? '';
   if (email.length === 0 || email.length > 320 || password.length === 0 || password.length > 256) return undefined;
@@ -114,28 +108,18 @@ interface PageState {
 }
 
 function render(ctx: KoaContextWithOIDC, status: number, state: PageState): void {
-  ctx.status = status;
-  ctx.type = 'text/html; charset=utf-8';
-  ctx.body = loginPage(state);
+  renderPage(ctx, status, { title: 'Sign in', error: state.error, body: state.formless ? '' : loginForm(state) });
 }
 
-const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-/** The page never echoes the password, and escapes everything it echoes. */
-export function loginPage(state: PageState): string {
-  const error = state.error === undefined ? '' : `<p role="alert" id="error">${escapeHtml(state.error)}</p>`;
+/** The form never echoes the password, and escapes everything it echoes. */
+function loginForm(state: PageState): string {
   const enrolment =
     state.otpauthUri === undefined ? '' : `<p>Key: <code id="otpauth">${escapeHtml(state.otpauthUri)}</code></p>`;
-  const head = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in · Strongroom</title></head>
-<body><main><h1>Sign in</h1>${error}`;
-  if (state.formless) return `${head}</main></body></html>`;
-  return `${head}${enrolment}
+  return `${enrolment}
 <form method="post" autocomplete="on">
 <label>Email <input name="email" type="email" required maxlength="320" value="${escapeHtml(state.email ?? '')}"></label>
 <label>Password <input name="password" type="password" required maxlength="256"></label>
 <label>Authenticator code <input name="totp" inputmode="numeric" maxlength="8" autocomplete="one-time-code"${state.askCode ? ' required' : ''}></label>
 <button type="submit">Sign in</button>
-</form></main></body></html>`;
+</form>`;
 }

@@ -27,6 +27,8 @@ export interface OidcProviderHostOptions {
   rolesOf(tenantId: string, userId: string): Promise<string[] | undefined>;
   /** The sign-in of the authorization-code flow. */
   login: LoginService;
+  /** More pages of the sign-in surface under `/oauth/` (invitations). */
+  pages: Array<(ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<unknown>>;
   /**
    * A rotated refresh token came back: oidc-provider has revoked its grant; every access token
    * of the user at this client must go too, and an alert must be raised (issue 4).
@@ -122,6 +124,7 @@ export class OidcProviderHost {
     this.useHashedClientSecrets(provider);
     provider.use(this.structuredTokenEndpoints());
     provider.use(loginInteraction(provider, this.options.login));
+    for (const page of this.options.pages) provider.use(page);
     provider.on('grant.error', (ctx: KoaContextWithOIDC, error: { error_detail?: string }) =>
       this.detectRefreshTokenReuse(ctx, error),
     );

@@ -17,6 +17,8 @@ import { publishedKeys } from '../signing-keys/signing-key-ring';
 import { SigningKeyStore } from '../signing-keys/signing-key-store';
 import { LoginThrottle } from '../throttling/login-throttle';
 import { PgAttemptStore } from '../throttling/pg-attempt-store';
+import { invitationAcceptance } from '../users/invitation-page';
+import { InvitationsRepository } from '../users/invitations.repository';
 import { CLIENT_SECRET_HASH_DOMAIN, OidcProviderHost } from './oidc-provider-host';
 import { OidcStore } from './oidc-store';
 import { StructuredTokens } from './structured-tokens';
@@ -68,6 +70,7 @@ export const oidcProviders: Provider[] = [
       return new OidcProviderHost({
         rolesOf: (tenantId, userId) => accounts.rolesOf(tenantId, userId),
         login,
+        pages: [invitationAcceptance(new InvitationsRepository(dataSource, resources.secrets))],
         // Theft of a refresh token is assumed: every token of the user goes, everywhere, and an alert is raised.
         onRefreshTokenReuse: ({ tenantId, accountId, clientId }) =>
           publish(async (manager) => {

@@ -1,8 +1,9 @@
 import { Controller, Inject } from '@nestjs/common';
-import { createUser, getTenant, type RequestOf, type User } from '@strongroom/contracts';
+import { createUser, getTenant, inviteUser, type RequestOf, type ResponseOf, type User } from '@strongroom/contracts';
 import {
   assertMayActOnTenant,
   type BusRequestContext,
+  dataSourceOf,
   Handles,
   PlatformError,
   SERVICE_RESOURCES,
@@ -10,14 +11,21 @@ import {
 } from '@strongroom/platform';
 import { hashPassword } from '../passwords/password-hashing';
 import { checkPasswordPolicy } from '../passwords/password-policy';
+import { INVITATION_PATH_PREFIX } from './invitation-page';
+import { InvitationsRepository } from './invitations.repository';
+import { assertMayGrantRoles } from './role-grants';
 import { UsersRepository } from './users.repository';
 
 @Controller()
 export class UsersHandler {
+  private readonly invitations: InvitationsRepository;
+
   constructor(
     private readonly users: UsersRepository,
     @Inject(SERVICE_RESOURCES) private readonly resources: ServiceResources,
-  ) {}
+  ) {
+    this.invitations = new InvitationsRepository(dataSourceOf(resources), resources.secrets);
+  }
 
   /**
    * VALIDATION naming every password rule broken (common password, email in it, length), NOT_FOUND
@@ -27,6 +35,7 @@ export class UsersHandler {
   @Handles(createUser)
   async create(input: RequestOf<typeof createUser>, context: BusRequestContext): Promise<User> {
     assertMayActOnTenant(context.principal, input.tenantId);
+    assertMayGrantRoles(context.principal!, input.roles);
     const policy = checkPasswordPolicy(input.password, { email: input.email });
     if (!policy.ok)
       throw PlatformError.validation('The password breaks the password policy', { violations: policy.violations });
@@ -38,5 +47,32 @@ export class UsersHandler {
     );
     const passwordHash = await hashPassword(input.password);
     return this.users.create({ tenantId: input.tenantId, email: input.email, passwordHash, roles: input.roles });
+  }
+
+  /** The one-time link is returned once; the user picks a password there (argon2id, policy checked). */
+  @Handles(inviteUser)
+  async invite(
+    input: RequestOf<typeof inviteUser>,
+    context: BusRequestContext,
+  ): Promise<ResponseOf<typeof inviteUser>> {
+    assertMayActOnTenant(context.principal, input.tenantId);
+    assertMayGrantRoles(context.principal!, input.roles);
+    await this.resources.bus.request(
+      getTenant,
+      { tenantId: input.tenantId },
+      { requestId: context.requestId, credential: context.credential },
+    );
+    const invitation = await this.invitations.create(
+      { tenantId: input.tenantId, email: input.email, roles: input.roles, invitedBy: context.principal!.subject },
+      new Date(),
+    );
+    return {
+      invitationId: invitation.id,
+      tenantId: input.tenantId,
+      email: input.email,
+      roles: input.roles,
+      expiresAt: invitation.expiresAt.toISOString(),
+      acceptUrl: `${this.resources.config.PUBLIC_URL}${INVITATION_PATH_PREFIX}${invitation.token}`,
+    };
   }
 }

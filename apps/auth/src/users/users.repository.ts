@@ -10,7 +10,7 @@ import {
   type ServiceResources,
   withTenant,
 } from '@strongroom/platform';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 
 interface UserRow {
   id: string;
@@ -48,18 +48,20 @@ export class UsersRepository {
 
   async create(user: NewUser): Promise<User> {
     return conflictOnDuplicate(
-      () =>
-        withTenant(this.dataSource, user.tenantId, async (manager) => {
-          const rows: UserRow[] = await manager.query(
-            `INSERT INTO users (id, tenant_id, email, password_hash, roles) VALUES ($1, $2, $3, $4, $5)
-           RETURNING id, tenant_id, email, roles, created_at`,
-            [randomUUID(), user.tenantId, user.email, user.passwordHash, user.roles],
-          );
-          const created = userOf(rows[0]!);
-          await enqueueEvent(manager, userCreated, created, { tenantId: user.tenantId });
-          return created;
-        }),
+      () => withTenant(this.dataSource, user.tenantId, (manager) => insertUser(manager, user)),
       () => PlatformError.conflict('A user with this email exists in the tenant'),
     );
   }
+}
+
+/** Inserts a user and its `users.created` event in the caller's tenant transaction. */
+export async function insertUser(manager: EntityManager, user: NewUser): Promise<User> {
+  const rows: UserRow[] = await manager.query(
+    `INSERT INTO users (id, tenant_id, email, password_hash, roles) VALUES ($1, $2, $3, $4, $5)
+     RETURNING id, tenant_id, email, roles, created_at`,
+    [randomUUID(), user.tenantId, user.email, user.passwordHash, user.roles],
+  );
+  const created = userOf(rows[0]!);
+  await enqueueEvent(manager, userCreated, created, { tenantId: user.tenantId });
+  return created;
 }

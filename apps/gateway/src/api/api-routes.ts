@@ -5,6 +5,7 @@ import {
   type Environment,
   environmentSchema,
   getTenant,
+  inviteUser,
   listApiKeys,
   type RequestContract,
   registerCard,
@@ -99,6 +100,13 @@ export const API_ROUTES: readonly ApiRoute[] = [
     method: 'POST',
     url: '/v1/tenants/:tenantId/token-revocations',
     contract: revokeTokens,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/invitations',
+    contract: inviteUser,
+    status: 201,
     input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
   },
   {

@@ -13,7 +13,7 @@ export interface DemoTenant {
   clientSecret: string;
 }
 
-/** What the demo client's tokens may do: read its tenant, register clients, manage API keys, revoke tokens, cards. */
+/** What the demo client's tokens may do: read its tenant, register clients, manage API keys, revoke tokens, cards, invite users. */
 const DEMO_CLIENT_PERMISSIONS: Permission[] = [
   'tenants.tenants.read',
   'auth.clients.create',
@@ -25,6 +25,7 @@ const DEMO_CLIENT_PERMISSIONS: Permission[] = [
   'auth.cards.register',
   'auth.cards.verify-pin',
   'auth.cards.unlock',
+  'auth.users.create',
 ];
 
 const DEMO_ADMIN_EMAIL = 'admin@demo.strongroom.test';
