@@ -548,6 +548,32 @@ describe('OAuth2/OIDC through the gateway', () => {
       expect((await submitSignIn(again, { email, password, totp: next })).callback).toBeDefined();
     });
 
+    it('audits every sign-in attempt and MFA enrolment through the outbox, without emails or passwords', async () => {
+      const admin = new Client({ connectionString: await testStack.adminUrlOf('auth') });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query<{ subject: string; payload: string }>(
+          `SELECT subject, payload::text AS payload FROM outbox
+            WHERE subject IN ('evt.auth.v1.logins.attempted', 'evt.auth.v1.mfa.enrolled')`,
+        );
+        const outcomes = new Set(rows.map((row) => JSON.parse(row.payload).outcome ?? row.subject));
+        expect([...outcomes]).toEqual(
+          expect.arrayContaining([
+            'succeeded',
+            'failed',
+            'throttled',
+            'mfa_enrolment_required',
+            'evt.auth.v1.mfa.enrolled',
+          ]),
+        );
+        const all = rows.map((row) => row.payload).join('\n');
+        expect(all).not.toContain('@demo.test');
+        expect(all).not.toContain(password);
+      } finally {
+        await admin.end();
+      }
+    });
+
     it('refuses a sign-in page reached without the authorization request’s cookie', async () => {
       const started = await signIn();
       const stranger = await fetch(started.interaction, { redirect: 'manual' });

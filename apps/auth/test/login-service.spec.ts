@@ -1,4 +1,5 @@
 import type { LoginAccount, LoginAccounts } from '../src/login/login-accounts';
+import { loginRecordOf } from '../src/login/login-audit';
 import { LoginService } from '../src/login/login-service';
 import { totpCodeAt } from '../src/mfa/totp';
 import { hashPassword } from '../src/passwords/password-hashing';
@@ -35,11 +36,13 @@ describe('login (password, TOTP, throttle)', () => {
   let accounts: InMemoryAccounts;
   let service: LoginService;
   const anomalies: string[] = [];
+  let records: Array<ReturnType<typeof loginRecordOf>> = [];
   const now = new Date('2026-11-25T12:00:00Z');
   const attempt = (email: string, overrides: Partial<Parameters<LoginService['login']>[0]> = {}) =>
     service.login({ tenantId, email, password, totpCode: undefined, ip: '198.51.100.7', now, ...overrides });
 
   beforeEach(async () => {
+    records = [];
     accounts = new InMemoryAccounts();
     const passwordHash = await hashPassword(password);
     for (const [email, roles] of [
@@ -47,7 +50,7 @@ describe('login (password, TOTP, throttle)', () => {
       ['admin@mfi.test', ['admin']],
     ] as const) {
       accounts.accounts.set(email, {
-        id: `id-${email}`,
+        id: `user-${accounts.accounts.size}`,
         tenantId,
         email,
         passwordHash,
@@ -62,13 +65,14 @@ describe('login (password, TOTP, throttle)', () => {
       accounts,
       throttle: new LoginThrottle(store),
       reportAnomaly: (anomaly) => anomalies.push(anomaly.kind),
+      recordAttempt: (attempt, outcome, userId) => records.push(loginRecordOf(attempt, outcome, userId)),
     });
   });
 
   it('authenticates a user without MFA duty by password', async () => {
     await expect(attempt('officer@mfi.test')).resolves.toEqual({
       outcome: 'authenticated',
-      userId: 'id-officer@mfi.test',
+      userId: 'user-0',
       amr: ['pwd'],
     });
   });
@@ -125,5 +129,19 @@ describe('login (password, TOTP, throttle)', () => {
     await expect(attempt('officer@mfi.test', { totpCode: code, ip: '203.0.113.4' })).resolves.toEqual({
       outcome: 'invalid_credentials',
     });
+  });
+
+  it('records every attempt for the audit trail, without the email or any credential', async () => {
+    await attempt('officer@mfi.test');
+    await attempt('officer@mfi.test', { password: 'wrong password here', ip: '203.0.113.5' });
+    await attempt('nobody@mfi.test', { ip: '203.0.113.6' });
+    expect(records.map((record) => [record.outcome, record.reason, record.userId])).toEqual([
+      ['succeeded', undefined, 'user-0'],
+      ['failed', 'invalid_credentials', undefined],
+      ['failed', 'invalid_credentials', undefined],
+    ]);
+    const serialised = JSON.stringify(records);
+    expect(serialised).not.toContain('@mfi.test');
+    expect(serialised).not.toContain(password);
   });
 });

@@ -131,3 +131,33 @@ export const inviteUser = defineRequest({
   permission: 'auth.users.create',
   summary: 'Invite a user to a tenant: a one-time link where the user chooses a password',
 });
+
+/** Seed 001: "structured audit logs on every authentication". Never the email or the password. */
+export const loginAttempted = defineEvent({
+  subject: 'evt.auth.v1.logins.attempted',
+  payload: z.object({
+    tenantId: tenantIdSchema,
+    /** Known when the credentials matched an account. */
+    userId: z.uuid().optional(),
+    clientId: z.string().max(200).optional(),
+    outcome: z.enum(['succeeded', 'failed', 'throttled', 'mfa_code_required', 'mfa_enrolment_required']),
+    reason: z
+      .enum(['invalid_credentials', 'rate_limited_account', 'rate_limited_ip', 'backoff', 'locked_out'])
+      .optional(),
+    amr: z.array(z.string()).optional(),
+    sourceIp: z.string().max(64),
+    occurredAt: z.iso.datetime(),
+  }),
+  summary: 'A sign-in was attempted (its outcome, never the credentials)',
+});
+
+export const mfaEnrolled = defineEvent({
+  subject: 'evt.auth.v1.mfa.enrolled',
+  payload: z.object({
+    tenantId: tenantIdSchema,
+    userId: z.uuid(),
+    method: z.literal('totp'),
+    occurredAt: z.iso.datetime(),
+  }),
+  summary: 'A user enrolled a second factor',
+});

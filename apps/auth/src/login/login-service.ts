@@ -14,10 +14,12 @@ export interface LoginAttempt {
   totpCode: string | undefined;
   ip: string;
   now: Date;
+  /** The application the user signs in to (for the audit record). */
+  clientId?: string;
 }
 
 export type LoginOutcome =
-  | { outcome: 'authenticated'; userId: string; amr: string[] }
+  | { outcome: 'authenticated'; userId: string; amr: string[]; enrolledMfa?: true }
   | { outcome: 'throttled'; retryAfterSeconds: number; reason: LoginRefusal }
   /** Wrong email, password or code: one answer, so nobody learns which was wrong or whether the account exists. */
   | { outcome: 'invalid_credentials' }
@@ -30,6 +32,8 @@ export interface LoginServiceOptions {
   throttle: LoginThrottle;
   /** Called when the throttle sees an anomaly (seed 002 alerting); must not throw. */
   reportAnomaly(anomaly: LoginAnomaly, tenantId: string): void;
+  /** Called with every attempt's outcome (audit: seed 001); must not throw. */
+  recordAttempt(attempt: LoginAttempt, outcome: LoginOutcome, userId: string | undefined): void;
 }
 
 /**
@@ -50,6 +54,12 @@ export class LoginService {
   constructor(private readonly options: LoginServiceOptions) {}
 
   async login(attempt: LoginAttempt): Promise<LoginOutcome> {
+    const { outcome, userId } = await this.decide(attempt);
+    this.options.recordAttempt(attempt, outcome, userId);
+    return outcome;
+  }
+
+  private async decide(attempt: LoginAttempt): Promise<{ outcome: LoginOutcome; userId?: string }> {
     const { accounts, throttle } = this.options;
     const subject = {
       accountKey: accountThrottleKey(attempt.tenantId, attempt.email),
@@ -58,18 +68,22 @@ export class LoginService {
     const decision = await throttle.check(subject, attempt.now);
     if (decision.anomaly !== null) this.options.reportAnomaly(decision.anomaly, attempt.tenantId);
     if (!decision.allowed)
-      return { outcome: 'throttled', retryAfterSeconds: decision.retryAfterSeconds, reason: decision.reason! };
+      return {
+        outcome: { outcome: 'throttled', retryAfterSeconds: decision.retryAfterSeconds, reason: decision.reason! },
+      };
     await throttle.recordAttempt(subject, attempt.now);
 
     const account = await accounts.findByEmail(attempt.tenantId, attempt.email);
     const passwordOk = await verifyPassword(account?.passwordHash ?? (await absentAccount()), attempt.password);
     if (account === undefined || !passwordOk) {
       await throttle.recordFailure(subject, attempt.now);
-      return { outcome: 'invalid_credentials' };
+      return { outcome: { outcome: 'invalid_credentials' } };
     }
+    const userId = account.id;
 
     if (account.totpSecret !== null) {
-      if (attempt.totpCode === undefined || attempt.totpCode === '') return { outcome: 'mfa_code_required' };
+      if (attempt.totpCode === undefined || attempt.totpCode === '')
+        return { outcome: { outcome: 'mfa_code_required' }, userId };
       const verified = verifyTotp({
         secret: account.totpSecret,
         code: attempt.totpCode,
@@ -78,11 +92,11 @@ export class LoginService {
       });
       if (!verified.ok) {
         await throttle.recordFailure(subject, attempt.now);
-        return { outcome: 'invalid_credentials' };
+        return { outcome: { outcome: 'invalid_credentials' }, userId };
       }
       await accounts.recordTotpStep(account.tenantId, account.id, verified.timeStep);
       await throttle.recordSuccess(subject);
-      return { outcome: 'authenticated', userId: account.id, amr: ['pwd', 'otp'] };
+      return { outcome: { outcome: 'authenticated', userId, amr: ['pwd', 'otp'] }, userId };
     }
 
     if (mfaRequiredFor(account.roles)) {
@@ -97,17 +111,17 @@ export class LoginService {
         if (verified.ok) {
           await accounts.confirmTotp(account.tenantId, account.id, verified.timeStep);
           await throttle.recordSuccess(subject);
-          return { outcome: 'authenticated', userId: account.id, amr: ['pwd', 'otp'] };
+          return { outcome: { outcome: 'authenticated', userId, amr: ['pwd', 'otp'], enrolledMfa: true }, userId };
         }
         await throttle.recordFailure(subject, attempt.now);
-        return { outcome: 'invalid_credentials' };
+        return { outcome: { outcome: 'invalid_credentials' }, userId };
       }
       const enrolment = createTotpEnrolment(account.email);
       await accounts.savePendingTotp(account.tenantId, account.id, enrolment.secret);
-      return { outcome: 'mfa_enrolment_required', otpauthUri: enrolment.otpauthUri };
+      return { outcome: { outcome: 'mfa_enrolment_required', otpauthUri: enrolment.otpauthUri }, userId };
     }
 
     await throttle.recordSuccess(subject);
-    return { outcome: 'authenticated', userId: account.id, amr: ['pwd'] };
+    return { outcome: { outcome: 'authenticated', userId, amr: ['pwd'] }, userId };
   }
 }

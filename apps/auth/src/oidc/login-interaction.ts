@@ -47,7 +47,14 @@ export function loginInteraction(provider: Provider, login: LoginService) {
     const client = await provider.Client.find(String(details.params.client_id));
     const tenantId = (client?.metadata() as StrongroomClientMetadata | undefined)?.tenant_id;
     if (tenantId === undefined) return render(ctx, 400, { error: 'The application is no longer registered.' });
-    const outcome = await login.login({ tenantId, ...form, totpCode: form.totp, ip: ctx.ip, now: new Date() });
+    const outcome = await login.login({
+      tenantId,
+      ...form,
+      totpCode: form.totp,
+      ip: ctx.ip,
+      now: new Date(),
+      clientId: String(details.params.client_id),
+    });
     if (outcome.outcome === 'authenticated') {
       const returnTo = await provider.interactionResult(
         ctx.req,

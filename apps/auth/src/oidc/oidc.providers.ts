@@ -1,5 +1,11 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit, type Provider } from '@nestjs/common';
-import { ACCESS_TOKEN_TTL_SECONDS_MAX, anomalyDetected, tokensRevoked } from '@strongroom/contracts';
+import {
+  ACCESS_TOKEN_TTL_SECONDS_MAX,
+  anomalyDetected,
+  loginAttempted,
+  mfaEnrolled,
+  tokensRevoked,
+} from '@strongroom/contracts';
 import {
   dataSourceOf,
   enqueueEvent,
@@ -12,6 +18,7 @@ import {
 import type { EntityManager } from 'typeorm';
 import { AUTH_PEPPER_PATH } from '../auth-secrets';
 import { PgLoginAccounts } from '../login/login-accounts';
+import { loginRecordOf } from '../login/login-audit';
 import { LoginService } from '../login/login-service';
 import { publishedKeys } from '../signing-keys/signing-key-ring';
 import { SigningKeyStore } from '../signing-keys/signing-key-store';
@@ -65,6 +72,20 @@ export const oidcProviders: Provider[] = [
               { tenantId },
             ),
           ).catch((error: unknown) => logger.error({ err: error }, 'login anomaly not published'));
+        },
+        // Every attempt is audited; an enrolment confirmed by this sign-in is an MFA change too.
+        recordAttempt: (attempt, outcome, userId) => {
+          const tenantId = attempt.tenantId;
+          publish(async (manager) => {
+            await enqueueEvent(manager, loginAttempted, loginRecordOf(attempt, outcome, userId), { tenantId });
+            if (outcome.outcome === 'authenticated' && outcome.enrolledMfa === true)
+              await enqueueEvent(
+                manager,
+                mfaEnrolled,
+                { tenantId, userId: outcome.userId, method: 'totp', occurredAt: attempt.now.toISOString() },
+                { tenantId },
+              );
+          }).catch((error: unknown) => logger.error({ err: error }, 'login audit not published'));
         },
       });
       return new OidcProviderHost({
