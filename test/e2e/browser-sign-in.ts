@@ -87,6 +87,28 @@ export async function submitSignIn(started: StartedSignIn, attempt: SignInAttemp
   return { response: final, callback: new URL(final.headers.get('location')!) };
 }
 
+/** The recovery codes and the link onward shown once after a TOTP enrolment. */
+export function recoveryPageOf(page: string): { codes: string[]; continueUrl: string } {
+  const codes = [...page.matchAll(/<li><code>([0-9A-Z-]+)<\/code><\/li>/g)].map((match) => match[1]!);
+  const href = /<a id="continue" href="([^"]+)"/.exec(page)?.[1];
+  if (codes.length === 0 || href === undefined) throw new Error('no recovery codes on the page');
+  return { codes, continueUrl: href.replaceAll('&amp;', '&') };
+}
+
+/** Posts the sign-in form and expects the recovery-code page (a first TOTP enrolment), then follows it to the callback. */
+export async function submitEnrolment(started: StartedSignIn, attempt: Required<SignInAttempt>) {
+  const form = new URLSearchParams({ email: attempt.email, password: attempt.password, totp: attempt.totp });
+  const response = await started.browser.request(started.interaction, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: form.toString(),
+  });
+  if (response.status !== 200) throw new Error(`enrolment answered ${response.status}: ${await response.text()}`);
+  const { codes, continueUrl } = recoveryPageOf(await response.text());
+  const final = await started.browser.follow(await started.browser.request(continueUrl));
+  return { codes, callback: new URL(final.headers.get('location')!) };
+}
+
 /** The otpauth secret shown on the enrolment page. */
 export function totpSecretOf(page: string): string {
   const uri = /<code id="otpauth">([^<]+)<\/code>/.exec(page)?.[1];

@@ -5,7 +5,7 @@ import { signRequest } from '@strongroom/contracts';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import { Client } from 'pg';
-import { type StartedSignIn, startSignIn, submitSignIn, totpSecretOf } from './browser-sign-in';
+import { type StartedSignIn, startSignIn, submitEnrolment, submitSignIn, totpSecretOf } from './browser-sign-in';
 import { startTestStack, type TestStack } from './test-stack';
 
 /** The users' password: searched for in every log at the end. */
@@ -536,8 +536,9 @@ describe('OAuth2/OIDC through the gateway', () => {
       expect(enrolment.response.status).toBe(403);
       expect(enrolment.callback).toBeUndefined();
       const secret = totpSecretOf(await enrolment.response.text());
-      const { callback } = await submitSignIn(started, { email, password, totp: totpAt(secret, Date.now()) });
-      const tokens = await exchange(started, callback!);
+      const { codes, callback } = await submitEnrolment(started, { email, password, totp: totpAt(secret, Date.now()) });
+      expect(codes).toHaveLength(10);
+      const tokens = await exchange(started, callback);
       expect(decodeJwt(tokens.access_token).permissions).toEqual(['tenants.tenants.read']);
 
       const again = await signIn();
@@ -572,6 +573,19 @@ describe('OAuth2/OIDC through the gateway', () => {
       } finally {
         await admin.end();
       }
+    });
+
+    it('shows ten recovery codes once at enrolment; a lost phone is replaced by one of them, once', async () => {
+      // A fresh account: the throttle allows five attempts a minute per account.
+      const email = await createUser(['partner_admin']);
+      const started = await signIn();
+      const secret = totpSecretOf(await (await submitSignIn(started, { email, password })).response.text());
+      const { codes } = await submitEnrolment(started, { email, password, totp: totpAt(secret, Date.now()) });
+      const recovery = await signIn();
+      const { callback } = await submitSignIn(recovery, { email, password, totp: codes[3]!.toLowerCase() });
+      expect((await exchange(recovery, callback!)).access_token).toEqual(expect.any(String));
+      const reused = await signIn();
+      expect((await submitSignIn(reused, { email, password, totp: codes[3]! })).response.status).toBe(401);
     });
 
     it('refuses a sign-in page reached without the authorization request’s cookie', async () => {

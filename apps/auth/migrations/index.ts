@@ -5,6 +5,7 @@ import { ApiKeys1764028800200 } from './1764028800200-api-keys';
 import { Login1764028800300 } from './1764028800300-login';
 import { Cards1764028800400 } from './1764028800400-cards';
 import { Invitations1764028800500 } from './1764028800500-invitations';
+import { RecoveryCodes1764028800600 } from './1764028800600-recovery-codes';
 
 /** In order; TypeORM records each by name in `schema_migrations`. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   Login1764028800300,
   Cards1764028800400,
   Invitations1764028800500,
+  RecoveryCodes1764028800600,
 ];

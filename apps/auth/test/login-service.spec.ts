@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, LocalSecretsProvider, PepperedHasher } from '@strongroom/platform';
 import type { LoginAccount, LoginAccounts } from '../src/login/login-accounts';
 import { loginRecordOf } from '../src/login/login-audit';
 import { LoginService } from '../src/login/login-service';
+import type { StoredRecoveryCode } from '../src/mfa/recovery-codes';
 import { totpCodeAt } from '../src/mfa/totp';
 import { hashPassword } from '../src/passwords/password-hashing';
 import { InMemoryAttemptStore } from '../src/throttling/attempt-store';
@@ -18,11 +23,23 @@ class InMemoryAccounts implements LoginAccounts {
   async savePendingTotp(_tenantId: string, userId: string, secret: string) {
     this.byId(userId).totpPendingSecret = secret;
   }
-  async confirmTotp(_tenantId: string, userId: string, timeStep: number) {
+  async confirmTotp(_tenantId: string, userId: string, timeStep: number, recoveryCodes: StoredRecoveryCode[]) {
     const account = this.byId(userId);
     account.totpSecret = account.totpPendingSecret;
     account.totpPendingSecret = null;
     account.totpLastStep = timeStep;
+    account.recoveryCodes = recoveryCodes;
+  }
+  async replaceRecoveryCodes(
+    _tenantId: string,
+    userId: string,
+    expected: StoredRecoveryCode[],
+    next: StoredRecoveryCode[],
+  ) {
+    const account = this.byId(userId);
+    if (JSON.stringify(account.recoveryCodes) !== JSON.stringify(expected)) return false;
+    account.recoveryCodes = next;
+    return true;
   }
   async recordTotpStep(_tenantId: string, userId: string, timeStep: number) {
     this.byId(userId).totpLastStep = timeStep;
@@ -31,6 +48,10 @@ class InMemoryAccounts implements LoginAccounts {
     return [...this.accounts.values()].find((account) => account.id === id)!;
   }
 }
+
+const stateDir = mkdtempSync(join(tmpdir(), 'strongroom-login-'));
+const logger = createLogger({ service: 'auth', level: 'silent' });
+afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 
 describe('login (password, TOTP, throttle)', () => {
   let accounts: InMemoryAccounts;
@@ -58,11 +79,15 @@ describe('login (password, TOTP, throttle)', () => {
         totpSecret: null,
         totpPendingSecret: null,
         totpLastStep: null,
+        recoveryCodes: [],
       });
     }
     const store = new InMemoryAttemptStore({ retentionSeconds: 7_200, eventsPerKeyMax: 100, keysMax: 1_000 });
     service = new LoginService({
       accounts,
+      recoveryCodeHasher: new PepperedHasher(new LocalSecretsProvider({ stateDir, logger, nodeEnv: 'test' }), {
+        domain: 'mfa-recovery-code',
+      }),
       throttle: new LoginThrottle(store),
       reportAnomaly: (anomaly) => anomalies.push(anomaly.kind),
       recordAttempt: (attempt, outcome, userId) => records.push(loginRecordOf(attempt, outcome, userId)),
@@ -116,6 +141,24 @@ describe('login (password, TOTP, throttle)', () => {
       attempt('admin@mfi.test', { totpCode: totpCodeAt(secret, now), ip: '203.0.113.2' }),
     ).resolves.toMatchObject({ outcome: 'authenticated', amr: ['pwd', 'otp'] });
     expect(accounts.accounts.get('admin@mfi.test')!.totpSecret).toBe(secret);
+  });
+
+  it('gives ten recovery codes at enrolment; each stands in for a TOTP code once', async () => {
+    await attempt('admin@mfi.test');
+    const secret = accounts.accounts.get('admin@mfi.test')!.totpPendingSecret!;
+    const enrolled = await attempt('admin@mfi.test', { totpCode: totpCodeAt(secret, now), ip: '203.0.113.20' });
+    const codes = (enrolled as { enrolledMfa: { recoveryCodes: string[] } }).enrolledMfa.recoveryCodes;
+    expect(codes).toHaveLength(10);
+    expect(JSON.stringify(accounts.accounts.get('admin@mfi.test')!.recoveryCodes)).not.toContain(
+      codes[0]!.replace('-', ''),
+    );
+    const later = new Date(now.getTime() + 120_000);
+    await expect(
+      attempt('admin@mfi.test', { totpCode: codes[0]!.toLowerCase(), ip: '203.0.113.21', now: later }),
+    ).resolves.toMatchObject({ outcome: 'authenticated', recoveryCodesRemaining: 9 });
+    await expect(attempt('admin@mfi.test', { totpCode: codes[0]!, ip: '203.0.113.22', now: later })).resolves.toEqual({
+      outcome: 'invalid_credentials',
+    });
   });
 
   it('asks an enrolled user for a code, refuses a replayed one, accepts the next', async () => {

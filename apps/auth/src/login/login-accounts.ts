@@ -1,6 +1,7 @@
 import { EnvelopeEncryption, PgDataKeyRepository, type TransitSecrets, withTenant } from '@strongroom/platform';
 import type { DataSource } from 'typeorm';
 import { AUTH_KEK_NAME } from '../auth-secrets';
+import type { StoredRecoveryCode } from '../mfa/recovery-codes';
 
 /** What a login needs of a user, TOTP secrets decrypted. */
 export interface LoginAccount {
@@ -12,13 +13,24 @@ export interface LoginAccount {
   totpSecret: string | null;
   totpPendingSecret: string | null;
   totpLastStep: number | null;
+  recoveryCodes: StoredRecoveryCode[];
 }
 
 export interface LoginAccounts {
   findByEmail(tenantId: string, email: string): Promise<LoginAccount | undefined>;
   savePendingTotp(tenantId: string, userId: string, secret: string): Promise<void>;
-  /** Moves the pending secret to the active one and records the step of the code that proved it. */
-  confirmTotp(tenantId: string, userId: string, timeStep: number): Promise<void>;
+  /**
+   * Moves the pending secret to the active one, records the step of the code that proved it and
+   * stores the (hashed) recovery codes.
+   */
+  confirmTotp(tenantId: string, userId: string, timeStep: number, recoveryCodes: StoredRecoveryCode[]): Promise<void>;
+  /** Compare-and-set: false when another sign-in changed the codes first (a code is redeemed once). */
+  replaceRecoveryCodes(
+    tenantId: string,
+    userId: string,
+    expected: StoredRecoveryCode[],
+    next: StoredRecoveryCode[],
+  ): Promise<boolean>;
   recordTotpStep(tenantId: string, userId: string, timeStep: number): Promise<void>;
 }
 
@@ -34,6 +46,7 @@ interface AccountRow {
   totp_secret_ciphertext: string | null;
   totp_pending_ciphertext: string | null;
   totp_last_step: string | null;
+  recovery_codes: StoredRecoveryCode[];
 }
 
 /** Users as the login sees them, in Postgres, always inside the user's tenant (RLS). */
@@ -55,7 +68,7 @@ export class PgLoginAccounts implements LoginAccounts {
     const rows: AccountRow[] = await withTenant(this.dataSource, tenantId, (manager) =>
       manager.query(
         `SELECT id, tenant_id, email, password_hash, roles, totp_secret_ciphertext, totp_pending_ciphertext,
-                totp_last_step::text AS totp_last_step FROM users WHERE email = $1`,
+                totp_last_step::text AS totp_last_step, recovery_codes FROM users WHERE email = $1`,
         [email.normalize('NFKC').trim().toLowerCase()],
       ),
     );
@@ -70,6 +83,7 @@ export class PgLoginAccounts implements LoginAccounts {
       totpSecret: await this.decrypt(tenantId, row.totp_secret_ciphertext),
       totpPendingSecret: await this.decrypt(tenantId, row.totp_pending_ciphertext),
       totpLastStep: row.totp_last_step === null ? null : Number(row.totp_last_step),
+      recoveryCodes: row.recovery_codes,
     };
   }
 
@@ -88,15 +102,37 @@ export class PgLoginAccounts implements LoginAccounts {
     );
   }
 
-  async confirmTotp(tenantId: string, userId: string, timeStep: number): Promise<void> {
+  async confirmTotp(
+    tenantId: string,
+    userId: string,
+    timeStep: number,
+    recoveryCodes: StoredRecoveryCode[],
+  ): Promise<void> {
     await withTenant(this.dataSource, tenantId, (manager) =>
       manager.query(
         `UPDATE users SET totp_secret_ciphertext = totp_pending_ciphertext, totp_pending_ciphertext = NULL,
-                totp_enrolled_at = now(), totp_last_step = $2
+                totp_enrolled_at = now(), totp_last_step = $2, recovery_codes = $3::jsonb
           WHERE id = $1 AND totp_pending_ciphertext IS NOT NULL`,
-        [userId, timeStep],
+        [userId, timeStep, JSON.stringify(recoveryCodes)],
       ),
     );
+  }
+
+  async replaceRecoveryCodes(
+    tenantId: string,
+    userId: string,
+    expected: StoredRecoveryCode[],
+    next: StoredRecoveryCode[],
+  ): Promise<boolean> {
+    const rows: unknown[] = await withTenant(this.dataSource, tenantId, (manager) =>
+      manager.query(
+        `WITH updated AS (
+           UPDATE users SET recovery_codes = $3::jsonb WHERE id = $1 AND recovery_codes = $2::jsonb RETURNING 1
+         ) SELECT 1 FROM updated`,
+        [userId, JSON.stringify(expected), JSON.stringify(next)],
+      ),
+    );
+    return rows.length === 1;
   }
 
   async recordTotpStep(tenantId: string, userId: string, timeStep: number): Promise<void> {

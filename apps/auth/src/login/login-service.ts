@@ -1,10 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { mfaRequiredFor } from '../mfa/mfa-requirement';
+import {
+  canonicalRecoveryCode,
+  generateRecoveryCodes,
+  redeemRecoveryCode,
+  type SecretHasher,
+} from '../mfa/recovery-codes';
 import { createTotpEnrolment, verifyTotp } from '../mfa/totp';
 import { hashPassword, verifyPassword } from '../passwords/password-hashing';
-import type { LoginAnomaly, LoginRefusal, LoginThrottle } from '../throttling/login-throttle';
+import type { LoginAnomaly, LoginRefusal, LoginSubject, LoginThrottle } from '../throttling/login-throttle';
 import { accountThrottleKey, ipThrottleKey } from '../throttling/throttle-keys';
-import type { LoginAccounts } from './login-accounts';
+import type { LoginAccount, LoginAccounts } from './login-accounts';
 
 export interface LoginAttempt {
   tenantId: string;
@@ -19,7 +25,15 @@ export interface LoginAttempt {
 }
 
 export type LoginOutcome =
-  | { outcome: 'authenticated'; userId: string; amr: string[]; enrolledMfa?: true }
+  | {
+      outcome: 'authenticated';
+      userId: string;
+      amr: string[];
+      /** This sign-in confirmed a TOTP enrolment: the recovery codes, to show once. */
+      enrolledMfa?: { recoveryCodes: string[] };
+      /** A recovery code stood in for the TOTP code: how many are left. */
+      recoveryCodesRemaining?: number;
+    }
   | { outcome: 'throttled'; retryAfterSeconds: number; reason: LoginRefusal }
   /** Wrong email, password or code: one answer, so nobody learns which was wrong or whether the account exists. */
   | { outcome: 'invalid_credentials' }
@@ -29,6 +43,8 @@ export type LoginOutcome =
 
 export interface LoginServiceOptions {
   accounts: LoginAccounts;
+  /** Peppered HMAC of recovery codes. */
+  recoveryCodeHasher: SecretHasher;
   throttle: LoginThrottle;
   /** Called when the throttle sees an anomaly (seed 002 alerting); must not throw. */
   reportAnomaly(anomaly: LoginAnomaly, tenantId: string): void;
@@ -84,6 +100,7 @@ export class LoginService {
     if (account.totpSecret !== null) {
       if (attempt.totpCode === undefined || attempt.totpCode === '')
         return { outcome: { outcome: 'mfa_code_required' }, userId };
+      if (canonicalRecoveryCode(attempt.totpCode) !== null) return this.redeem(account, attempt, subject);
       const verified = verifyTotp({
         secret: account.totpSecret,
         code: attempt.totpCode,
@@ -109,9 +126,11 @@ export class LoginService {
           now: attempt.now,
         });
         if (verified.ok) {
-          await accounts.confirmTotp(account.tenantId, account.id, verified.timeStep);
+          const recovery = await generateRecoveryCodes(this.options.recoveryCodeHasher);
+          await accounts.confirmTotp(account.tenantId, account.id, verified.timeStep, recovery.stored);
           await throttle.recordSuccess(subject);
-          return { outcome: { outcome: 'authenticated', userId, amr: ['pwd', 'otp'], enrolledMfa: true }, userId };
+          const enrolledMfa = { recoveryCodes: recovery.codes };
+          return { outcome: { outcome: 'authenticated', userId, amr: ['pwd', 'otp'], enrolledMfa }, userId };
         }
         await throttle.recordFailure(subject, attempt.now);
         return { outcome: { outcome: 'invalid_credentials' }, userId };
@@ -123,5 +142,31 @@ export class LoginService {
 
     await throttle.recordSuccess(subject);
     return { outcome: { outcome: 'authenticated', userId, amr: ['pwd'] }, userId };
+  }
+
+  /** A recovery code in place of the TOTP code: single use, redeemed with a compare-and-set. */
+  private async redeem(
+    account: LoginAccount,
+    attempt: LoginAttempt,
+    subject: LoginSubject,
+  ): Promise<{ outcome: LoginOutcome; userId?: string }> {
+    const { accounts, throttle, recoveryCodeHasher } = this.options;
+    const userId = account.id;
+    const redemption = await redeemRecoveryCode(
+      recoveryCodeHasher,
+      account.recoveryCodes,
+      attempt.totpCode!,
+      attempt.now,
+    );
+    const saved =
+      redemption.ok &&
+      (await accounts.replaceRecoveryCodes(account.tenantId, userId, account.recoveryCodes, redemption.stored));
+    if (!redemption.ok || !saved) {
+      await throttle.recordFailure(subject, attempt.now);
+      return { outcome: { outcome: 'invalid_credentials' }, userId };
+    }
+    await throttle.recordSuccess(subject);
+    const recoveryCodesRemaining = redemption.remaining;
+    return { outcome: { outcome: 'authenticated', userId, amr: ['pwd', 'otp'], recoveryCodesRemaining }, userId };
   }
 }

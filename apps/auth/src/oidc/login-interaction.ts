@@ -62,6 +62,15 @@ export function loginInteraction(provider: Provider, login: LoginService) {
         { login: { accountId: outcome.userId, amr: outcome.amr, remember: false } },
         { mergeWithLastSubmission: false },
       );
+      // Recovery codes exist in clear only on this page, once; the user continues when they are kept.
+      if (outcome.enrolledMfa !== undefined) {
+        const codes = outcome.enrolledMfa.recoveryCodes.map((code) => `<li><code>${escapeHtml(code)}</code></li>`);
+        return renderPage(ctx, 200, {
+          title: 'Recovery codes',
+          body: `<p>Keep these codes somewhere safe: each one signs you in once if you lose your authenticator.</p>
+<ol id="recovery-codes">${codes.join('')}</ol><p><a id="continue" href="${escapeHtml(returnTo)}">Continue</a></p>`,
+        });
+      }
       ctx.status = 303;
       ctx.redirect(returnTo);
       return;

@@ -62,6 +62,10 @@ export const oidcProviders: Provider[] = [
         withoutTenant(dataSource, write).then(() => undefined);
       const login = new LoginService({
         accounts,
+        recoveryCodeHasher: new PepperedHasher(resources.secrets, {
+          domain: 'mfa-recovery-code',
+          path: AUTH_PEPPER_PATH,
+        }),
         throttle: new LoginThrottle(attempts),
         reportAnomaly: (anomaly, tenantId) => {
           publish((manager) =>
@@ -78,7 +82,7 @@ export const oidcProviders: Provider[] = [
           const tenantId = attempt.tenantId;
           publish(async (manager) => {
             await enqueueEvent(manager, loginAttempted, loginRecordOf(attempt, outcome, userId), { tenantId });
-            if (outcome.outcome === 'authenticated' && outcome.enrolledMfa === true)
+            if (outcome.outcome === 'authenticated' && outcome.enrolledMfa !== undefined)
               await enqueueEvent(
                 manager,
                 mfaEnrolled,
