@@ -535,7 +535,9 @@ describe('OAuth2/OIDC through the gateway', () => {
       const enrolment = await submitSignIn(started, { email, password });
       expect(enrolment.response.status).toBe(403);
       expect(enrolment.callback).toBeUndefined();
-      const secret = totpSecretOf(await enrolment.response.text());
+      const enrolmentPage = await enrolment.response.text();
+      expect(enrolmentPage).toMatch(/<svg[^>]*>.*<path/s);
+      const secret = totpSecretOf(enrolmentPage);
       const { codes, callback } = await submitEnrolment(started, { email, password, totp: totpAt(secret, Date.now()) });
       expect(codes).toHaveLength(10);
       const tokens = await exchange(started, callback);

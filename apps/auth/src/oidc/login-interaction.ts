@@ -1,6 +1,7 @@
 import { OIDC_ROUTES } from '@strongroom/contracts';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import QRCode from 'qrcode';
 import type { LoginOutcome, LoginService } from '../login/login-service';
 import { escapeHtml, readForm, renderPage } from './html-page';
 import type { StrongroomClientMetadata } from './oidc-configuration';
@@ -79,7 +80,7 @@ export function loginInteraction(provider: Provider, login: LoginService) {
   };
 }
 
-function renderRefusal(
+async function renderRefusal(
   ctx: KoaContextWithOIDC,
   outcome: Exclude<LoginOutcome, { outcome: 'authenticated' }>,
   email: string,
@@ -95,6 +96,8 @@ function renderRefusal(
       return render(ctx, 401, { email, error: 'Enter the code from your authenticator app.', askCode: true });
     case 'mfa_enrolment_required':
       return render(ctx, 403, {
+        // Inline SVG markup (no image fetch, so the page's `default-src 'none'` still holds).
+        qrSvg: await QRCode.toString(outcome.otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }),
         email,
         error:
           'Your role requires two-factor authentication. Add this key to your authenticator app, then sign in with a code.',
@@ -118,6 +121,8 @@ interface PageState {
   email?: string;
   error?: string;
   otpauthUri?: string;
+  /** The otpauth URI as a QR code, SVG markup generated here from the URI alone. */
+  qrSvg?: string;
   askCode?: boolean;
   /** An error with nothing to submit (no valid interaction). */
   formless?: boolean;
@@ -130,7 +135,9 @@ function render(ctx: KoaContextWithOIDC, status: number, state: PageState): void
 /** The form never echoes the password, and escapes everything it echoes. */
 function loginForm(state: PageState): string {
   const enrolment =
-    state.otpauthUri === undefined ? '' : `<p>Key: <code id="otpauth">${escapeHtml(state.otpauthUri)}</code></p>`;
+    state.otpauthUri === undefined
+      ? ''
+      : `<figure>${state.qrSvg ?? ''}<figcaption>Key: <code id="otpauth">${escapeHtml(state.otpauthUri)}</code></figcaption></figure>`;
   return `${enrolment}
 <form method="post" autocomplete="on">
 <label>Email <input name="email" type="email" required maxlength="320" value="${escapeHtml(state.email ?? '')}"></label>
