@@ -1,103 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type RunningStack, startStack } from '@strongroom/cli';
 import { OIDC_ROUTES } from '@strongroom/contracts';
 import { freePort, testAdminUrl } from '@strongroom/testing';
 import { Client } from 'pg';
+import { basicAuthorization, expectStatus, GatewayClient, load } from './gateway-load';
 import { type Figure, figure } from './measure';
+import { benchUserFlows } from './oauth-users.bench';
 
 const ROOT = resolve(__dirname, '..');
-/** Bounded counts (TIGER_STYLE): the whole stack bench stays well under a minute on 2 cores. */
+/** Bounded counts (TIGER_STYLE): the whole stack bench (user flows included) stays near a minute on 2 cores. */
 /** Enough of each request that JIT and lazy set-up are done before anything is timed (300 were not). */
 const WARMUP_REQUESTS = 1_000;
 const TOKENS = 4_000;
 const INTROSPECTIONS = 4_000;
 const BASELINE_REQUESTS = 4_000;
 const CONCURRENCY = 32;
-const REQUEST_TIMEOUT_MS = 10_000;
-
-interface HttpAnswer {
-  status: number;
-  body: string;
-}
-
-/** One keep-alive HTTP/1.1 connection per client in flight, as a pool of API clients would hold. */
-class GatewayClient {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY, maxFreeSockets: CONCURRENCY });
-  private readonly url: URL;
-
-  constructor(gatewayUrl: string) {
-    this.url = new URL(gatewayUrl);
-  }
-
-  send(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
-    return new Promise((resolveAnswer, reject) => {
-      const outgoing = request(
-        {
-          agent: this.agent,
-          host: this.url.hostname,
-          port: this.url.port,
-          method,
-          path,
-          headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
-          timeout: REQUEST_TIMEOUT_MS,
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () =>
-            resolveAnswer({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-          );
-          response.on('error', reject);
-        },
-      );
-      outgoing.on('timeout', () => outgoing.destroy(new Error(`${method} ${path} timed out`)));
-      outgoing.on('error', reject);
-      outgoing.end(body);
-    });
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
-}
-
-interface LoadResult {
-  perSecond: number;
-  p99Ms: number;
-}
-
-/** `count` operations with `concurrency` in flight; each must succeed. Rate and p99 latency. */
-async function load(count: number, concurrency: number, operation: (index: number) => Promise<unknown>) {
-  const latenciesMs: number[] = [];
-  let next = 0;
-  const startedAt = performance.now();
-  const worker = async () => {
-    while (next < count) {
-      const index = next;
-      next += 1;
-      const sentAt = performance.now();
-      await operation(index);
-      latenciesMs.push(performance.now() - sentAt);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const elapsedMs = performance.now() - startedAt;
-  latenciesMs.sort((a, b) => a - b);
-  const result: LoadResult = {
-    perSecond: count / (elapsedMs / 1000),
-    p99Ms: latenciesMs[Math.ceil(latenciesMs.length * 0.99) - 1]!,
-  };
-  return result;
-}
-
-function expectStatus(answer: HttpAnswer, status: number, what: string): HttpAnswer {
-  if (answer.status !== status) throw new Error(`${what} answered ${answer.status}: ${answer.body.slice(0, 300)}`);
-  return answer;
-}
 
 /**
  * OAuth through the gateway of a real running stack (every app its own built process, mTLS NATS,
@@ -119,11 +39,14 @@ export async function runOauthBenchmarks(log: (line: string) => void): Promise<F
         PORT: String(await freePort()),
         STRONGROOM_OPS_PORTS: 'random',
         LOG_LEVEL: 'warn',
+        // The bench is the gateway's proxy: each sign-in names its own client address (X-Forwarded-For),
+        // so the per-IP login throttle (5 a minute) sees many browsers, not one.
+        TRUSTED_PROXIES: '127.0.0.1',
       },
       log: (line) => log(`stack: ${line}`),
     });
     log(`oauth: stack up at ${stack.gatewayUrl} (built apps in dist/, one process each)`);
-    return await benchAgainst(stack, log);
+    return await benchAgainst(stack, join(stateDir, 'pki'), log);
   } finally {
     await stack?.stop();
     await dropDatabases(databasePrefix);
@@ -131,11 +54,9 @@ export async function runOauthBenchmarks(log: (line: string) => void): Promise<F
   }
 }
 
-async function benchAgainst(stack: RunningStack, log: (line: string) => void): Promise<Figure[]> {
-  const client = new GatewayClient(stack.gatewayUrl);
-  const basic = `Basic ${Buffer.from(
-    `${encodeURIComponent(stack.demo.clientId)}:${encodeURIComponent(stack.demo.clientSecret)}`,
-  ).toString('base64')}`;
+async function benchAgainst(stack: RunningStack, pkiDir: string, log: (line: string) => void): Promise<Figure[]> {
+  const client = new GatewayClient(stack.gatewayUrl, CONCURRENCY);
+  const basic = basicAuthorization(stack.demo.clientId, stack.demo.clientSecret);
   const form = { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' };
   const issue = async () =>
     expectStatus(await client.send('POST', OIDC_ROUTES.token, form, 'grant_type=client_credentials'), 200, 'token');
@@ -175,11 +96,17 @@ async function benchAgainst(stack: RunningStack, log: (line: string) => void): P
     });
     log(`oauth: ${INTROSPECTIONS} introspections of issued tokens, ${CONCURRENCY} in flight`);
 
+    const accessToken = (JSON.parse((await issue()).body) as { access_token: string }).access_token;
+    const users = await benchUserFlows({ stack, pkiDir, client, accessToken, log });
+
     const edge = 'GET /jwks through the gateway';
     return [
       figure('oauth.client_credentials_tokens', issuance.perSecond, 'tokens/s', edge, baseline.perSecond),
       figure('oauth.client_credentials_p99', issuance.p99Ms, 'ms', `${edge} p99`, baseline.p99Ms),
       figure('oauth.introspections', introspections.perSecond, 'introspections/s', edge, baseline.perSecond),
+      ...users.signIns,
+      figure('oauth.refresh_rotations', users.rotations.perSecond, 'rotations/s', edge, baseline.perSecond),
+      figure('oauth.refresh_rotations_p99', users.rotations.p99Ms, 'ms', `${edge} p99`, baseline.p99Ms),
     ];
   } finally {
     client.close();
