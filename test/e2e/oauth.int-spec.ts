@@ -505,6 +505,48 @@ describe('OAuth2/OIDC through the gateway', () => {
       expect(decodeJwt(tokens.access_token).permissions).toEqual(['tenants.tenants.read']);
     });
 
+    it('never lets a user’s token carry more than the user’s roles, whatever the client may do or the scope asks', async () => {
+      const { access_token: admin } = await oidc.clientCredentialsGrant(config);
+      const registered = await api(`${tenantPath()}/clients`, admin, {
+        method: 'POST',
+        body: JSON.stringify({
+          environment: 'sandbox',
+          name: 'Powerful app',
+          grantTypes: ['authorization_code'],
+          redirectUris: [redirectUri],
+          permissions: ['tenants.tenants.read', 'auth.clients.create'],
+        }),
+      });
+      const powerful = (await registered.json()) as { clientId: string; clientSecret: string };
+      const powerfulConfig = await discover(powerful.clientId, powerful.clientSecret);
+      const email = await createUser(['viewer']);
+      const started = await startSignIn(
+        powerfulConfig,
+        stack.gatewayUrl,
+        redirectUri,
+        'openid tenants.tenants.read auth.clients.create',
+        nextAddress(),
+      );
+      const { callback } = await submitSignIn(started, { email, password });
+      const tokens = await oidc.authorizationCodeGrant(powerfulConfig, callback!, {
+        pkceCodeVerifier: started.verifier,
+        expectedState: started.state,
+      });
+      const claims = decodeJwt(tokens.access_token);
+      expect(claims.permissions).toEqual(['tenants.tenants.read']);
+      expect(claims.scope).toBe('tenants.tenants.read');
+      const escalation = await api(`${tenantPath()}/clients`, tokens.access_token, {
+        method: 'POST',
+        body: JSON.stringify({
+          environment: 'sandbox',
+          name: 'x',
+          grantTypes: ['client_credentials'],
+          permissions: [],
+        }),
+      });
+      expect(escalation.status).toBe(403);
+    });
+
     it('refuses an authorization request without PKCE', async () => {
       const url = oidc.buildAuthorizationUrl(webConfig, { redirect_uri: redirectUri, scope: 'openid' });
       const response = await fetch(url, { redirect: 'manual' });

@@ -146,6 +146,17 @@ export function oidcConfiguration(input: OidcConfigurationInput): Configuration 
       await grant.save();
       return grant;
     },
+    // The token's `scope` says what `permissions` says: a user's token never claims, in `scope`,
+    // a permission its user's roles do not hold (the grant is the client's, first party).
+    formats: {
+      customizers: {
+        jwt: (_ctx, _token, jwt) => {
+          const permissions = jwt.payload.permissions;
+          if (Array.isArray(permissions))
+            jwt.payload.scope = permissions.length > 0 ? permissions.join(' ') : undefined;
+        },
+      },
+    },
     // Refresh tokens for clients allowed the grant, without the offline_access consent dance.
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     ttl: {

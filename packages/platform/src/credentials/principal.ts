@@ -9,13 +9,17 @@ export interface Principal {
   readonly tokenId: string;
   readonly issuedAt: Date;
   readonly expiresAt: Date;
-  /** Permissions from the `permissions` claim and the space-separated `scope`. */
+  /** The `permissions` claim; the space-separated `scope` only for a token without one. */
   readonly permissions: ReadonlySet<string>;
 }
 
 export function principalOf(claims: AccessTokenClaims): Principal {
-  const permissions = new Set(claims.permissions ?? []);
-  for (const scope of (claims.scope ?? '').split(' ')) if (scope !== '') permissions.add(scope);
+  // Our tokens state their permissions; `scope` counts only for a token without that claim, so a
+  // wider `scope` (an OAuth grant, an old token) never adds to what `permissions` allows.
+  const permissions =
+    claims.permissions !== undefined
+      ? new Set(claims.permissions)
+      : new Set((claims.scope ?? '').split(' ').filter((scope) => scope !== ''));
   return {
     subject: claims.sub,
     tenantId: claims.tenant_id,
