@@ -1,17 +1,12 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type INestMicroservice, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Module } from '@nestjs/common';
 import {
   authenticateApiKey,
   createApiKey,
   type Environment,
   REQUEST_SIGNING_HEADERS as H,
   listApiKeys,
-  OPERATOR_IDENTITY,
   type RequestOf,
   type ResponseOf,
   revokeApiKey,
@@ -19,40 +14,16 @@ import {
   sha256Hex,
   signRequest,
 } from '@strongroom/contracts';
-import {
-  BusClient,
-  BusServer,
-  busHandlerHooks,
-  createLogger,
-  createServiceDataSource,
-  ensureEventStreams,
-  LocalSecretsProvider,
-  OutboxRelay,
-  type ProcessCredentials,
-  type ServiceResources,
-  serviceCredentialsOverBus,
-  serviceRootModule,
-  startProcessCredentials,
-} from '@strongroom/platform';
-import { createTestDatabase, startTestNats, type TestDatabase, type TestNats } from '@strongroom/testing';
-import { importJWK, SignJWT } from 'jose';
-import type { NatsConnection } from 'nats';
-import { Client } from 'pg';
-import type { DataSource } from 'typeorm';
-import { migrations } from '../migrations';
+import { BusClient, serviceCredentialsOverBus } from '@strongroom/platform';
 import { PgNonceStore } from '../src/api-keys/api-key-nonces.repository';
 import { ApiKeyServices } from '../src/api-keys/api-key-services';
 import { ApiKeyTokenIssuer } from '../src/api-keys/api-key-token-issuer';
 import { ApiKeysHandler } from '../src/api-keys/api-keys.handler';
-import { localCredentialSources } from '../src/service-tokens/local-credential-sources';
 import { ServiceTokensModule } from '../src/service-tokens/service-tokens.module';
 import { JwksHandler } from '../src/signing-keys/jwks.handler';
-import { currentKey } from '../src/signing-keys/signing-key-ring';
 import { SigningKeyStore } from '../src/signing-keys/signing-key-store';
+import { type AuthSlice, startAuthSlice } from './support/auth-slice';
 
-const PUBLIC_URL = 'https://api.strongroom.test';
-const TOKEN_AUDIENCE = 'strongroom-api';
-const logger = createLogger({ service: 'auth', level: 'silent' });
 const KEY_ADMIN_PERMISSIONS = [
   'auth.api-keys.create',
   'auth.api-keys.rotate',
@@ -71,44 +42,13 @@ class ApiKeysSliceModule {}
 type Issued = ResponseOf<typeof createApiKey>;
 
 describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'strongroom-api-keys-'));
   const tenantId = randomUUID();
   const otherTenantId = randomUUID();
-  const installedVerifier = busHandlerHooks.verifyCredential;
-  let nats: TestNats;
-  let database: TestDatabase;
-  let dataSource: DataSource;
-  let resources: ServiceResources;
-  let credentials: ProcessCredentials;
-  let relay: OutboxRelay;
-  let auth: INestMicroservice;
-  let superuser: Client;
+  let slice: AuthSlice;
   let asTenantAdmin: BusClient;
   let asGateway: BusClient;
   let tenantAdmin: string;
-  const connections: NatsConnection[] = [];
   const shownOnce: string[] = [];
-
-  async function connect(identity: string): Promise<NatsConnection> {
-    const connection = await nats.connectAs(identity);
-    connections.push(connection);
-    return connection;
-  }
-
-  /** A tenant user's token, signed with auth's current key as the OIDC provider signs them. */
-  async function userToken(tenant: string, permissions: string[]): Promise<string> {
-    const now = new Date();
-    const key = currentKey(await new SigningKeyStore(resources).keys(now), now)!;
-    const jwt = await new SignJWT({ tenant_id: tenant, env: 'production', permissions, jti: randomUUID() })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-      .setIssuer(PUBLIC_URL)
-      .setAudience(TOKEN_AUDIENCE)
-      .setSubject(`user-of-${tenant}`)
-      .setIssuedAt()
-      .setExpirationTime('15m')
-      .sign(await importJWK(key.privateJwk, key.alg));
-    return `Bearer ${jwt}`;
-  }
 
   async function createKey(environment: Environment, overrides: Partial<RequestOf<typeof createApiKey>> = {}) {
     const issued = await asTenantAdmin.request(
@@ -150,66 +90,18 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
   }
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    await ensureEventStreams(await connect(OPERATOR_IDENTITY));
-    database = await createTestDatabase('api_keys', migrations);
-    dataSource = createServiceDataSource({ url: database.runtimeUrl, applicationName: 'auth-test', poolSize: 4 });
-    await dataSource.initialize();
-    superuser = new Client({
-      connectionString: database.adminUrl.replace(/\/[^/?]*(\?|$)/, `/${database.databaseName}$1`),
-    });
-    await superuser.connect();
-
-    const authConnection = await connect('auth');
-    const base = {
-      service: 'auth',
-      version: 'test',
-      startedAtMs: Date.now(),
-      config: { PUBLIC_URL, TOKEN_AUDIENCE } as ServiceResources['config'],
-      logger,
-      connection: authConnection,
-      bus: new BusClient(authConnection, { defaultTimeoutMs: 2_000 }),
-      secrets: new LocalSecretsProvider({ stateDir, logger, nodeEnv: 'test' }),
-      dataSource,
-    } satisfies ServiceResources;
-    // As runBackendService does for auth: its verifier reads the key ring locally, revocations from JetStream.
-    credentials = await startProcessCredentials({
-      identity: 'auth',
-      connection: authConnection,
-      config: { PUBLIC_URL, TOKEN_AUDIENCE },
-      logger,
-      sources: localCredentialSources(base),
-    });
-    resources = { ...base, credentials };
-    busHandlerHooks.verifyCredential = (authorization) => credentials.verifier.verify(authorization);
-    relay = new OutboxRelay({ dataSource, connection: authConnection, logger, pollIntervalMs: 100 });
-    relay.start();
-    auth = await NestFactory.createMicroservice(serviceRootModule(ApiKeysSliceModule, resources), {
-      strategy: new BusServer(async () => authConnection, { queue: 'auth' }),
-      logger: false,
-    });
-    await auth.listen();
-
-    const gatewayConnection = await connect('gateway');
+    slice = await startAuthSlice({ label: 'api-keys', module: ApiKeysSliceModule, outboxRelay: true });
+    const gatewayConnection = await slice.connect('gateway');
     asTenantAdmin = new BusClient(gatewayConnection, { defaultTimeoutMs: 5_000 });
     asGateway = new BusClient(gatewayConnection, {
       defaultTimeoutMs: 5_000,
       actingAs: serviceCredentialsOverBus(asTenantAdmin),
     });
-    tenantAdmin = await userToken(tenantId, KEY_ADMIN_PERMISSIONS);
+    tenantAdmin = await slice.userToken({ tenantId, permissions: KEY_ADMIN_PERMISSIONS });
   });
 
   afterAll(async () => {
-    busHandlerHooks.verifyCredential = installedVerifier;
-    await auth?.close();
-    await relay?.stop();
-    await credentials?.stop();
-    for (const connection of connections) if (!connection.isClosed()) await connection.close();
-    await dataSource?.destroy();
-    await superuser?.end();
-    await database?.drop();
-    await nats?.stop();
-    rmSync(stateDir, { recursive: true, force: true });
+    await slice?.stop();
   });
 
   it('exchanges a validly signed request for a short-lived token every service verifies', async () => {
@@ -228,7 +120,7 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
       ipAllowlistId: 'office',
     });
     expect(exchanged.expiresInSeconds).toBeLessThanOrEqual(300);
-    const principal = await credentials.verifier.verify(`Bearer ${exchanged.accessToken}`);
+    const principal = await slice.credentials.verifier.verify(`Bearer ${exchanged.accessToken}`);
     expect(principal).toMatchObject({ subject: `api_key:${issued.key.keyId}`, tenantId, environment: 'production' });
     expect([...principal.permissions]).toEqual(['tenants.tenants.read']);
     expect(principal.expiresAt.getTime() - principal.issuedAt.getTime()).toBeLessThanOrEqual(300_000);
@@ -276,7 +168,7 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
   it('refuses a revoked key at once, and every service drops the tokens it was exchanged for', async () => {
     const issued = await createKey('production');
     const exchanged = await authenticateAs(issued);
-    await expect(credentials.verifier.verify(`Bearer ${exchanged.accessToken}`)).resolves.toMatchObject({
+    await expect(slice.credentials.verifier.verify(`Bearer ${exchanged.accessToken}`)).resolves.toMatchObject({
       subject: `api_key:${issued.key.keyId}`,
     });
     const revoked = await asTenantAdmin.request(
@@ -293,7 +185,9 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
     const deadline = Date.now() + 3_000;
     let outcome: unknown;
     while (Date.now() < deadline) {
-      outcome = await credentials.verifier.verify(`Bearer ${exchanged.accessToken}`).catch((error: unknown) => error);
+      outcome = await slice.credentials.verifier
+        .verify(`Bearer ${exchanged.accessToken}`)
+        .catch((error: unknown) => error);
       if ((outcome as { code?: string }).code === 'UNAUTHENTICATED') break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -313,7 +207,7 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
     await expect(authenticateAs(rotated.issued)).resolves.toMatchObject({ keyId: rotated.issued.key.keyId });
 
     // The overlap ends (as an hour passing would end it).
-    await superuser.query("UPDATE api_keys SET overlap_ends_at = now() - interval '1 second' WHERE key_id = $1", [
+    await slice.superuser.query("UPDATE api_keys SET overlap_ends_at = now() - interval '1 second' WHERE key_id = $1", [
       original.key.keyId,
     ]);
     await expect(authenticateAs(original)).rejects.toMatchObject({
@@ -325,7 +219,7 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
 
   it('tells the holder its key expired', async () => {
     const issued = await createKey('production', { expiresAt: new Date(Date.now() + 60_000).toISOString() });
-    await superuser.query("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE key_id = $1", [
+    await slice.superuser.query("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE key_id = $1", [
       issued.key.keyId,
     ]);
     await expect(authenticateAs(issued)).rejects.toMatchObject({
@@ -336,7 +230,7 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
 
   it("answers another tenant's principal NOT_FOUND for listing and revoking the key", async () => {
     const issued = await createKey('production');
-    const outsider = await userToken(otherTenantId, KEY_ADMIN_PERMISSIONS);
+    const outsider = await slice.userToken({ tenantId: otherTenantId, permissions: KEY_ADMIN_PERMISSIONS });
     await expect(
       asTenantAdmin.request(listApiKeys, { tenantId, limit: 100 }, { credential: outsider }),
     ).rejects.toMatchObject({
@@ -390,7 +284,7 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
     const tables = ['api_keys', 'api_key_nonces', 'outbox', 'data_keys'];
     const dump: string[] = [];
     for (const table of tables) {
-      const { rows } = await superuser.query(`SELECT * FROM ${table}`);
+      const { rows } = await slice.superuser.query(`SELECT * FROM ${table}`);
       dump.push(JSON.stringify(rows));
     }
     const everything = dump.join('\n');
@@ -400,10 +294,12 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
       // Nor the secret part alone (after `sr_live_<keyId>_` / `sr_sig_`).
       expect(everything).not.toContain(secret.slice(-40));
     }
-    const { rows } = await superuser.query('SELECT secret_hash, signing_secret_ciphertext FROM api_keys');
+    const { rows } = await slice.superuser.query('SELECT secret_hash, signing_secret_ciphertext FROM api_keys');
     for (const row of rows) expect(row.secret_hash).toMatch(/^h1\.\d+\./);
     // The audit trail of the changes went out through the outbox, without key material (searched above).
-    const events = await superuser.query("SELECT DISTINCT subject FROM outbox WHERE subject LIKE 'evt.auth.v1.%'");
+    const events = await slice.superuser.query(
+      "SELECT DISTINCT subject FROM outbox WHERE subject LIKE 'evt.auth.v1.%'",
+    );
     expect(events.rows.map((row: { subject: string }) => row.subject).sort()).toEqual([
       'evt.auth.v1.api-keys.created',
       'evt.auth.v1.api-keys.revoked',
@@ -413,7 +309,7 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
   });
 
   it('remembers a nonce once until it expires, then sweeps it in batches', async () => {
-    const store = new PgNonceStore(dataSource);
+    const store = new PgNonceStore(slice.dataSource);
     const nonce = randomUUID().replaceAll('-', '');
     const past = new Date(Date.now() - 1_000);
     expect(await store.rememberOnce('AAAAAAAAAAAA', nonce, new Date(Date.now() + 60_000))).toBe(true);
@@ -423,13 +319,13 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
     expect(await store.rememberOnce('BBBBBBBBBBBB', nonce, past)).toBe(true);
     for (let index = 0; index < 5; index += 1) await store.rememberOnce('CCCCCCCCCCCC', `${nonce}${index}`, past);
     expect(await store.deleteExpired(2, 10)).toBe(6);
-    const left = await superuser.query('SELECT key_id FROM api_key_nonces WHERE expires_at <= now()');
+    const left = await slice.superuser.query('SELECT key_id FROM api_key_nonces WHERE expires_at <= now()');
     expect(left.rows).toEqual([]);
     expect(await store.rememberOnce('AAAAAAAAAAAA', nonce, new Date(Date.now() + 60_000))).toBe(false);
   });
 
   it('shows the runtime role no key without a tenant or a key id named', async () => {
-    const rows = await dataSource.query('SELECT key_id FROM api_keys');
+    const rows = await slice.dataSource.query('SELECT key_id FROM api_keys');
     expect(rows).toEqual([]);
   });
 });

@@ -1,49 +1,15 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type INestMicroservice, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import {
-  changeCardPin,
-  OPERATOR_IDENTITY,
-  type Permission,
-  ROLE_PERMISSIONS,
-  registerCard,
-  unlockCard,
-  verifyCardPin,
-} from '@strongroom/contracts';
-import {
-  BusClient,
-  BusServer,
-  busHandlerHooks,
-  createLogger,
-  createServiceDataSource,
-  ensureEventStreams,
-  LocalSecretsProvider,
-  type ProcessCredentials,
-  type ServiceResources,
-  serviceRootModule,
-  startProcessCredentials,
-} from '@strongroom/platform';
-import { createTestDatabase, startTestNats, type TestDatabase, type TestNats } from '@strongroom/testing';
-import { importJWK, SignJWT } from 'jose';
-import type { NatsConnection } from 'nats';
-import { Client } from 'pg';
-import type { DataSource } from 'typeorm';
-import { migrations } from '../migrations';
+import { Module } from '@nestjs/common';
+import { changeCardPin, ROLE_PERMISSIONS, registerCard, unlockCard, verifyCardPin } from '@strongroom/contracts';
+import { BusClient } from '@strongroom/platform';
 import { CardsHandler } from '../src/cards/cards.handler';
 import { cardsProviders } from '../src/cards/cards.providers';
-import { localCredentialSources } from '../src/service-tokens/local-credential-sources';
 import { ServiceTokensModule } from '../src/service-tokens/service-tokens.module';
 import { JwksHandler } from '../src/signing-keys/jwks.handler';
-import { currentKey } from '../src/signing-keys/signing-key-ring';
 import { SigningKeyStore } from '../src/signing-keys/signing-key-store';
+import { type AuthSlice, startAuthSlice } from './support/auth-slice';
 
-const PUBLIC_URL = 'https://api.strongroom.test';
-const TOKEN_AUDIENCE = 'strongroom-api';
-const logger = createLogger({ service: 'auth', level: 'silent' });
 // bcrypt at cost 12 is ~250 ms a call on one core: ten racing PINs queue behind each other.
 const REQUEST_TIMEOUT_MS = 30_000;
 const PIN = '2580';
@@ -57,45 +23,15 @@ const WRONG_PIN = '1357';
 class CardsSliceModule {}
 
 describe('card PINs (real mTLS bus, real Postgres, bcrypt cost 12)', () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'strongroom-cards-'));
   const tenantId = randomUUID();
   const otherTenantId = randomUUID();
-  const installedVerifier = busHandlerHooks.verifyCredential;
-  let nats: TestNats;
-  let database: TestDatabase;
-  let dataSource: DataSource;
-  let resources: ServiceResources;
-  let credentials: ProcessCredentials;
-  let auth: INestMicroservice;
-  let superuser: Client;
+  let slice: AuthSlice;
   let bus: BusClient;
   let admin: string;
   let partnerUser: string;
-  const connections: NatsConnection[] = [];
   // Every card number and PIN sent, to search the database for afterwards.
   const sentNumbers: string[] = [];
   const sentPins = new Set<string>();
-
-  async function connect(identity: string): Promise<NatsConnection> {
-    const connection = await nats.connectAs(identity);
-    connections.push(connection);
-    return connection;
-  }
-
-  /** A tenant user's token with a role's permissions, signed with auth's current key as the OIDC provider signs them. */
-  async function userToken(tenant: string, permissions: readonly Permission[], subject: string): Promise<string> {
-    const now = new Date();
-    const key = currentKey(await new SigningKeyStore(resources).keys(now), now)!;
-    const jwt = await new SignJWT({ tenant_id: tenant, env: 'production', permissions, jti: randomUUID() })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-      .setIssuer(PUBLIC_URL)
-      .setAudience(TOKEN_AUDIENCE)
-      .setSubject(subject)
-      .setIssuedAt()
-      .setExpirationTime('15m')
-      .sign(await importJWK(key.privateJwk, key.alg));
-    return `Bearer ${jwt}`;
-  }
 
   async function register(cardNumber: string, credential = partnerUser) {
     sentNumbers.push(cardNumber);
@@ -109,59 +45,23 @@ describe('card PINs (real mTLS bus, real Postgres, bcrypt cost 12)', () => {
   }
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    await ensureEventStreams(await connect(OPERATOR_IDENTITY));
-    database = await createTestDatabase('cards', migrations);
-    dataSource = createServiceDataSource({ url: database.runtimeUrl, applicationName: 'auth-test', poolSize: 4 });
-    await dataSource.initialize();
-    superuser = new Client({
-      connectionString: database.adminUrl.replace(/\/[^/?]*(\?|$)/, `/${database.databaseName}$1`),
-    });
-    await superuser.connect();
-
-    const authConnection = await connect('auth');
-    const base = {
-      service: 'auth',
-      version: 'test',
-      startedAtMs: Date.now(),
-      config: { PUBLIC_URL, TOKEN_AUDIENCE } as ServiceResources['config'],
-      logger,
-      connection: authConnection,
-      bus: new BusClient(authConnection, { defaultTimeoutMs: 2_000 }),
-      secrets: new LocalSecretsProvider({ stateDir, logger, nodeEnv: 'test' }),
-      dataSource,
-    } satisfies ServiceResources;
-    credentials = await startProcessCredentials({
-      identity: 'auth',
-      connection: authConnection,
-      config: { PUBLIC_URL, TOKEN_AUDIENCE },
-      logger,
-      sources: localCredentialSources(base),
-    });
-    resources = { ...base, credentials };
-    busHandlerHooks.verifyCredential = (authorization) => credentials.verifier.verify(authorization);
-    auth = await NestFactory.createMicroservice(serviceRootModule(CardsSliceModule, resources), {
-      strategy: new BusServer(async () => authConnection, { queue: 'auth' }),
-      logger: false,
-    });
-    await auth.listen();
-
+    slice = await startAuthSlice({ label: 'cards', module: CardsSliceModule });
     // The gateway forwards its clients' credentials: these calls come over its connection.
-    bus = new BusClient(await connect('gateway'), { defaultTimeoutMs: REQUEST_TIMEOUT_MS });
-    admin = await userToken(tenantId, ROLE_PERMISSIONS.partner_admin, 'partner-admin-1');
-    partnerUser = await userToken(tenantId, ROLE_PERMISSIONS.partner_user, 'partner-user-1');
+    bus = new BusClient(await slice.connect('gateway'), { defaultTimeoutMs: REQUEST_TIMEOUT_MS });
+    admin = await slice.userToken({
+      tenantId,
+      permissions: ROLE_PERMISSIONS.partner_admin,
+      subject: 'partner-admin-1',
+    });
+    partnerUser = await slice.userToken({
+      tenantId,
+      permissions: ROLE_PERMISSIONS.partner_user,
+      subject: 'partner-user-1',
+    });
   });
 
   afterAll(async () => {
-    busHandlerHooks.verifyCredential = installedVerifier;
-    await auth?.close();
-    await credentials?.stop();
-    for (const connection of connections) if (!connection.isClosed()) await connection.close();
-    await dataSource?.destroy();
-    await superuser?.end();
-    await database?.drop();
-    await nats?.stop();
-    rmSync(stateDir, { recursive: true, force: true });
+    await slice?.stop();
   });
 
   it('locks a card on the third wrong PIN, refuses even the right one, and works again once an admin unlocks it', async () => {
@@ -197,10 +97,10 @@ describe('card PINs (real mTLS bus, real Postgres, bcrypt cost 12)', () => {
     expect(unlocked).toMatchObject({ cardId: card.cardId, locked: false, last4: '1111' });
     await expect(verify(card.cardId, PIN)).resolves.toEqual({ outcome: 'accepted' });
 
-    const { rows } = await superuser.query('SELECT subject, payload FROM outbox WHERE payload->>$1 = $2 ORDER BY seq', [
-      'cardId',
-      card.cardId,
-    ]);
+    const { rows } = await slice.superuser.query(
+      'SELECT subject, payload FROM outbox WHERE payload->>$1 = $2 ORDER BY seq',
+      ['cardId', card.cardId],
+    );
     expect(rows.map((row: { subject: string }) => row.subject)).toEqual([
       'evt.auth.v1.cards.locked',
       'evt.auth.v1.cards.unlocked',
@@ -221,12 +121,12 @@ describe('card PINs (real mTLS bus, real Postgres, bcrypt cost 12)', () => {
     );
     expect(outcomes.filter((outcome) => outcome === 'UNAUTHENTICATED/wrong_pin')).toHaveLength(2);
     expect(outcomes.filter((outcome) => outcome === 'FORBIDDEN/card_locked')).toHaveLength(8);
-    const { rows } = await superuser.query('SELECT consecutive_failures, locked_at FROM cards WHERE id = $1', [
+    const { rows } = await slice.superuser.query('SELECT consecutive_failures, locked_at FROM cards WHERE id = $1', [
       card.cardId,
     ]);
     expect(rows[0].consecutive_failures).toBe(3);
     expect(rows[0].locked_at).not.toBeNull();
-    const locked = await superuser.query(
+    const locked = await slice.superuser.query(
       "SELECT count(*)::int AS n FROM outbox WHERE subject = 'evt.auth.v1.cards.locked' AND payload->>'cardId' = $1",
       [card.cardId],
     );
@@ -275,7 +175,11 @@ describe('card PINs (real mTLS bus, real Postgres, bcrypt cost 12)', () => {
 
   it("answers another tenant's principal NOT_FOUND, whichever tenant it names", async () => {
     const card = await register('6011 1111 1111 1117');
-    const outsider = await userToken(otherTenantId, ROLE_PERMISSIONS.partner_admin, 'outsider');
+    const outsider = await slice.userToken({
+      tenantId: otherTenantId,
+      permissions: ROLE_PERMISSIONS.partner_admin,
+      subject: 'outsider',
+    });
     await expect(verify(card.cardId, PIN, outsider)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(verify(card.cardId, WRONG_PIN, outsider, otherTenantId)).rejects.toMatchObject({
       code: 'NOT_FOUND',
@@ -285,7 +189,7 @@ describe('card PINs (real mTLS bus, real Postgres, bcrypt cost 12)', () => {
       bus.request(unlockCard, { tenantId: otherTenantId, cardId: card.cardId }, { credential: outsider }),
     ).rejects.toMatchObject({ code: 'NOT_FOUND' });
     // None of that counted against the card.
-    const { rows } = await superuser.query('SELECT consecutive_failures FROM cards WHERE id = $1', [card.cardId]);
+    const { rows } = await slice.superuser.query('SELECT consecutive_failures FROM cards WHERE id = $1', [card.cardId]);
     expect(rows[0].consecutive_failures).toBe(0);
   });
 
@@ -303,7 +207,7 @@ describe('card PINs (real mTLS bus, real Postgres, bcrypt cost 12)', () => {
     expect(sentNumbers.length).toBeGreaterThanOrEqual(6);
     const dump: string[] = [];
     for (const table of ['cards', 'outbox']) {
-      const { rows } = await superuser.query(`SELECT * FROM ${table}`);
+      const { rows } = await slice.superuser.query(`SELECT * FROM ${table}`);
       dump.push(JSON.stringify(rows));
     }
     const everything = dump.join('\n');
@@ -314,14 +218,14 @@ describe('card PINs (real mTLS bus, real Postgres, bcrypt cost 12)', () => {
       // Nor the first twelve digits (everything but the last4 kept for display).
       expect(everything).not.toContain(digits.slice(0, 12));
     }
-    const { rows } = await superuser.query('SELECT * FROM cards');
+    const { rows } = await slice.superuser.query('SELECT * FROM cards');
     expect(rows.length).toBe(5); // the Luhn-failing and the duplicate registrations stored nothing
     for (const row of rows) {
       expect(row.card_ref).toMatch(/^tk1\.card_number\.\d+\./);
       expect(row.pin_hash).toMatch(/^\$2[aby]\$12\$/);
       for (const pin of sentPins) expect(Object.values(row)).not.toContain(pin);
     }
-    const outbox = await superuser.query("SELECT payload FROM outbox WHERE subject LIKE 'evt.auth.v1.cards.%'");
+    const outbox = await slice.superuser.query("SELECT payload FROM outbox WHERE subject LIKE 'evt.auth.v1.cards.%'");
     expect(outbox.rows.length).toBeGreaterThanOrEqual(3);
     for (const { payload } of outbox.rows) {
       expect(Object.keys(payload)).toEqual(expect.not.arrayContaining(['pin', 'newPin', 'cardNumber', 'last4']));
@@ -330,7 +234,7 @@ describe('card PINs (real mTLS bus, real Postgres, bcrypt cost 12)', () => {
   });
 
   it('shows the runtime role no card outside a tenant context, and grants it no DELETE', async () => {
-    expect(await dataSource.query('SELECT id FROM cards')).toEqual([]);
-    await expect(dataSource.query('DELETE FROM cards')).rejects.toThrow(/permission denied/);
+    expect(await slice.dataSource.query('SELECT id FROM cards')).toEqual([]);
+    await expect(slice.dataSource.query('DELETE FROM cards')).rejects.toThrow(/permission denied/);
   });
 });

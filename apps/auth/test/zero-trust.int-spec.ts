@@ -1,8 +1,5 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Controller, type INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
@@ -21,30 +18,20 @@ import {
   BusServer,
   busCredentialSources,
   busHandlerHooks,
-  createLogger,
   decodeJson,
   encodeJson,
-  ensureEventStreams,
   Handles,
-  LocalSecretsProvider,
   type ProcessCredentials,
-  type ServiceResources,
   serviceCredentialsOverBus,
-  serviceRootModule,
   startProcessCredentials,
 } from '@strongroom/platform';
-import { startTestNats, type TestNats } from '@strongroom/testing';
-import { decodeJwt, importJWK, SignJWT } from 'jose';
+import { decodeJwt } from 'jose';
 import type { NatsConnection } from 'nats';
 import { z } from 'zod';
 import { ServiceTokensModule } from '../src/service-tokens/service-tokens.module';
 import { JwksHandler } from '../src/signing-keys/jwks.handler';
-import { currentKey } from '../src/signing-keys/signing-key-ring';
 import { SigningKeyStore } from '../src/signing-keys/signing-key-store';
-
-const PUBLIC_URL = 'https://api.strongroom.test';
-const TOKEN_AUDIENCE = 'urn:strongroom:api';
-const logger = createLogger({ service: 'auth', level: 'silent' });
+import { type BareAuthSlice, PUBLIC_URL, startAuthSlice, TOKEN_AUDIENCE } from './support/auth-slice';
 
 /** A ledger handler acting on a tenant, guarded as every real one is. */
 const readBalance = defineRequest({
@@ -73,73 +60,34 @@ class ProbeModule {}
 class AuthSliceModule {}
 
 describe('deny by default on the bus (real mTLS nats-server, real verifier over JWKS and JetStream)', () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'strongroom-zero-trust-'));
   const tenantId = randomUUID();
   const otherTenantId = randomUUID();
-  const installedVerifier = busHandlerHooks.verifyCredential;
-  let nats: TestNats;
-  let authResources: ServiceResources;
-  let auth: INestMicroservice;
+  let slice: BareAuthSlice;
   let ledger: INestMicroservice;
   let ledgerConnection: NatsConnection;
   let credentials: ProcessCredentials;
-  const connections: NatsConnection[] = [];
 
-  async function connect(identity: string): Promise<NatsConnection> {
-    const connection = await nats.connectAs(identity);
-    connections.push(connection);
-    return connection;
-  }
-
-  /** An end user's token, signed with auth's current key as the OIDC provider signs them. */
-  async function userToken(claims: { tenant: string; permissions: string[]; jti?: string }): Promise<string> {
-    const now = new Date();
-    const key = currentKey(await new SigningKeyStore(authResources).keys(now), now)!;
-    const jwt = await new SignJWT({
-      tenant_id: claims.tenant,
-      env: 'production',
+  /** An end user's token (subject `user-1`), signed with auth's current key as the OIDC provider signs them. */
+  function userToken(claims: { tenant: string; permissions: string[]; jti?: string }): Promise<string> {
+    return slice.userToken({
+      tenantId: claims.tenant,
       permissions: claims.permissions,
-      jti: claims.jti ?? randomUUID(),
-    })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-      .setIssuer(PUBLIC_URL)
-      .setAudience(TOKEN_AUDIENCE)
-      .setSubject('user-1')
-      .setIssuedAt()
-      .setExpirationTime('15m')
-      .sign(await importJWK(key.privateJwk, key.alg));
-    return `Bearer ${jwt}`;
+      subject: 'user-1',
+      jti: claims.jti,
+    });
   }
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    const admin = await connect(OPERATOR_IDENTITY);
-    await ensureEventStreams(admin);
-
-    const authConnection = await connect('auth');
-    authResources = {
-      service: 'auth',
-      version: 'test',
-      startedAtMs: Date.now(),
-      config: { PUBLIC_URL, TOKEN_AUDIENCE } as ServiceResources['config'],
-      logger,
-      connection: authConnection,
-      bus: new BusClient(authConnection, { defaultTimeoutMs: 2_000 }),
-      secrets: new LocalSecretsProvider({ stateDir, logger, nodeEnv: 'test' }),
-    };
-    auth = await NestFactory.createMicroservice(serviceRootModule(AuthSliceModule, authResources), {
-      strategy: new BusServer(async () => authConnection, { queue: 'auth' }),
-      logger: false,
-    });
-    await auth.listen();
+    // Auth holds only its key ring here: the ledger verifies over the bus, as every other service does.
+    slice = await startAuthSlice({ label: 'zero-trust', module: AuthSliceModule, database: false });
 
     // The ledger's process credentials, as runBackendService builds them: JWKS from auth over the bus.
-    ledgerConnection = await connect('ledger');
+    ledgerConnection = await slice.connect('ledger');
     credentials = await startProcessCredentials({
       identity: 'ledger',
       connection: ledgerConnection,
       config: { PUBLIC_URL, TOKEN_AUDIENCE },
-      logger,
+      logger: slice.resources.logger,
       sources: busCredentialSources(new BusClient(ledgerConnection, { defaultTimeoutMs: 2_000 })),
     });
     busHandlerHooks.verifyCredential = (authorization) => credentials.verifier.verify(authorization);
@@ -151,13 +99,10 @@ describe('deny by default on the bus (real mTLS nats-server, real verifier over 
   });
 
   afterAll(async () => {
-    busHandlerHooks.verifyCredential = installedVerifier;
     await credentials?.stop();
     await ledger?.close();
-    await auth?.close();
-    for (const connection of connections) if (!connection.isClosed()) await connection.close();
-    await nats?.stop();
-    rmSync(stateDir, { recursive: true, force: true });
+    // Restores the verifier hook, closes auth and every connection, stops nats-server.
+    await slice?.stop();
   });
 
   beforeEach(() => {
@@ -165,7 +110,7 @@ describe('deny by default on the bus (real mTLS nats-server, real verifier over 
   });
 
   async function gatewayBus(): Promise<BusClient> {
-    return new BusClient(await connect('gateway'), { defaultTimeoutMs: 2_000 });
+    return new BusClient(await slice.connect('gateway'), { defaultTimeoutMs: 2_000 });
   }
 
   it('serves a caller of the tenant holding the permission', async () => {
@@ -212,7 +157,7 @@ describe('deny by default on the bus (real mTLS nats-server, real verifier over 
       revokedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + 900_000).toISOString(),
     };
-    const authConnection = await connect('auth');
+    const authConnection = await slice.connect('auth');
     await authConnection.jetstream().publish(tokensRevoked.subject, encodeJson(revocation), { msgID: randomUUID() });
 
     const deadline = Date.now() + 2_000;
@@ -226,7 +171,7 @@ describe('deny by default on the bus (real mTLS nats-server, real verifier over 
   });
 
   it('gives the operator its own least-privilege platform token, which works on any tenant', async () => {
-    const operator = new BusClient(await connect(OPERATOR_IDENTITY), { defaultTimeoutMs: 2_000 });
+    const operator = new BusClient(await slice.connect(OPERATOR_IDENTITY), { defaultTimeoutMs: 2_000 });
     const token = await operator.request(issueServiceToken, {});
     expect(token).toMatchObject({ tokenType: 'Bearer', expiresInSeconds: 300 });
     expect(decodeJwt(token.accessToken)).toMatchObject({
@@ -247,7 +192,7 @@ describe('deny by default on the bus (real mTLS nats-server, real verifier over 
 
   it("gives the gateway a token with no permission beyond public calls: FORBIDDEN on a tenant's data", async () => {
     const gateway = await gatewayBus();
-    const asGateway = new BusClient(await connect('gateway'), {
+    const asGateway = new BusClient(await slice.connect('gateway'), {
       defaultTimeoutMs: 2_000,
       actingAs: serviceCredentialsOverBus(gateway),
     });
@@ -256,8 +201,8 @@ describe('deny by default on the bus (real mTLS nats-server, real verifier over 
   });
 
   it("lets no identity obtain another identity's token: naming its inbox sends the token to that identity alone", async () => {
-    const gateway = await connect('gateway');
-    const operator = await connect(OPERATOR_IDENTITY);
+    const gateway = await slice.connect('gateway');
+    const operator = await slice.connect(OPERATOR_IDENTITY);
     const stolenInbox = '_INBOX.strongroom-admin.stolen';
 
     const seenByGateway: unknown[] = [];
