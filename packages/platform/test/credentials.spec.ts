@@ -96,6 +96,34 @@ describe('access token verification in every service', () => {
     expect(fetches).toBe(2);
   });
 
+  it('uses a published key only for its own algorithm (an RS256 token naming an ES256 key is refused)', async () => {
+    const { privateKey } = await generateKeyPair('RS256');
+    const confused = await new SignJWT(claims())
+      .setProtectedHeader({ alg: 'RS256', kid: current.kid, typ: 'at+jwt' })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setSubject('user-1')
+      .setIssuedAt()
+      .setExpirationTime('15m')
+      .sign(privateKey);
+    await expect(verifier.verify(`Bearer ${confused}`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('answers UNAVAILABLE, not 401, when the keys cannot be fetched', async () => {
+    const { PlatformError } = await import('../src');
+    const unreachable = new AccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      jwks: new JwksCache({
+        fetchJwks: async () => {
+          throw PlatformError.unavailable('auth is down');
+        },
+      }),
+      revocations,
+    });
+    await expect(unreachable.verify(`Bearer ${await token(current)}`)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+
   it('refuses an expired token, a token for another audience and one from another issuer', async () => {
     await refused(`Bearer ${await token(current, {}, '-1m')}`);
     const otherAudience = await new SignJWT(claims())

@@ -1,5 +1,5 @@
-import { jwksSchema, type PublicJwks } from '@strongroom/contracts';
-import { type CryptoKey, createLocalJWKSet, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { jwksSchema, type PublicJwk, type PublicJwks } from '@strongroom/contracts';
 
 export interface JwksCacheOptions {
   /** How the keys are fetched (from the auth service over the bus). */
@@ -14,15 +14,23 @@ export interface JwksCacheOptions {
 const TTL_SECONDS_DEFAULT = 300;
 const REFRESH_COOLDOWN_SECONDS_DEFAULT = 30;
 
-type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
+/** A key the cache does not have, or one published for another algorithm than the token names. */
+export class UnknownSigningKeyError extends Error {
+  override readonly name = 'UnknownSigningKeyError';
+}
+
+interface PublishedKey {
+  alg: PublicJwk['alg'];
+  key: KeyObject;
+}
 
 /**
- * The signing keys of access tokens, cached. A token signed with a key we have not seen (a
- * rotation) refreshes the set once per cool-down; auth publishes a new key before using it, so
- * a verifier normally has it already.
+ * The signing keys of access tokens, cached as parsed public keys by `kid`. A token signed with
+ * a key we have not seen (a rotation) refreshes the set once per cool-down; auth publishes a new
+ * key before using it, so a verifier normally has it already.
  */
 export class JwksCache {
-  private resolver: KeyResolver | undefined;
+  private keys = new Map<string, PublishedKey>();
   private fetchedAtMs = Number.NEGATIVE_INFINITY;
   private inFlight: Promise<void> | undefined;
   private readonly now: () => number;
@@ -31,25 +39,39 @@ export class JwksCache {
     this.now = options.now ?? Date.now;
   }
 
-  /** A jose key resolver for jwtVerify. */
-  readonly resolve: KeyResolver = async (header, token) => {
+  /** The public key a token's header names, when it is published for that very algorithm. */
+  async keyFor(header: { kid?: unknown; alg?: unknown }): Promise<KeyObject> {
     const ttlMs = (this.options.ttlSeconds ?? TTL_SECONDS_DEFAULT) * 1000;
-    if (!this.resolver || this.now() - this.fetchedAtMs > ttlMs) await this.refresh();
-    try {
-      return await this.resolver!(header, token);
-    } catch (error) {
-      const cooldownMs = (this.options.refreshCooldownSeconds ?? REFRESH_COOLDOWN_SECONDS_DEFAULT) * 1000;
-      if (this.now() - this.fetchedAtMs < cooldownMs) throw error;
-      await this.refresh();
-      return this.resolver!(header, token);
-    }
-  };
+    if (this.now() - this.fetchedAtMs > ttlMs) await this.refresh();
+    const found = this.match(header);
+    if (found !== undefined) return found;
+    const cooldownMs = (this.options.refreshCooldownSeconds ?? REFRESH_COOLDOWN_SECONDS_DEFAULT) * 1000;
+    if (this.now() - this.fetchedAtMs < cooldownMs) throw new UnknownSigningKeyError('unknown signing key');
+    await this.refresh();
+    const refreshed = this.match(header);
+    if (refreshed === undefined) throw new UnknownSigningKeyError('unknown signing key');
+    return refreshed;
+  }
+
+  private match(header: { kid?: unknown; alg?: unknown }): KeyObject | undefined {
+    const published = typeof header.kid === 'string' ? this.keys.get(header.kid) : undefined;
+    // A key is used only for the algorithm it was published for (RFC 7517 §4.4): no confusion.
+    return published !== undefined && published.alg === header.alg ? published.key : undefined;
+  }
 
   private refresh(): Promise<void> {
     this.inFlight ??= (async () => {
       try {
         const jwks = jwksSchema.parse(await this.options.fetchJwks());
-        this.resolver = createLocalJWKSet(jwks) as KeyResolver;
+        const keys = new Map<string, PublishedKey>();
+        for (const jwk of jwks.keys) {
+          const { alg, kid, use: _use, ...material } = jwk;
+          keys.set(kid, {
+            alg,
+            key: createPublicKey({ key: material as import('node:crypto').JsonWebKey, format: 'jwk' }),
+          });
+        }
+        this.keys = keys;
         this.fetchedAtMs = this.now();
       } finally {
         this.inFlight = undefined;
