@@ -1,16 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { type RunningStack, startStack } from '@strongroom/cli';
+import { join } from 'node:path';
+import type { RunningStack } from '@strongroom/cli';
 import { OIDC_ROUTES } from '@strongroom/contracts';
-import { freePort, testAdminUrl } from '@strongroom/testing';
-import { Client } from 'pg';
+import { startTestStack } from '../test/e2e/test-stack';
 import { basicAuthorization, expectStatus, GatewayClient, load } from './gateway-load';
 import { type Figure, figure } from './measure';
 import { benchUserFlows } from './oauth-users.bench';
 
-const ROOT = resolve(__dirname, '..');
 /** Bounded counts (TIGER_STYLE): the whole stack bench (user flows included) stays near a minute on 2 cores. */
 /** Enough of each request that JIT and lazy set-up are done before anything is timed (300 were not). */
 const WARMUP_REQUESTS = 1_000;
@@ -24,33 +19,14 @@ const CONCURRENCY = 32;
  * Postgres), as `npm start` runs it. Expects a test Postgres (`testAdminUrl()`) and built apps.
  */
 export async function runOauthBenchmarks(log: (line: string) => void): Promise<Figure[]> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'strongroom-bench-stack-'));
-  const databasePrefix = `sr_bench_${randomBytes(4).toString('hex')}`;
-  let stack: RunningStack | undefined;
+  // The bench is the gateway's proxy: each sign-in names its own client address (X-Forwarded-For),
+  // so the per-IP login throttle (5 a minute) sees many browsers, not one.
+  const running = await startTestStack({ TRUSTED_PROXIES: '127.0.0.1' }, (line: string) => log(`stack: ${line}`));
   try {
-    stack = await startStack({
-      rootDir: ROOT,
-      stateDir,
-      env: {
-        ...process.env,
-        DATABASE_URL: await testAdminUrl(),
-        STRONGROOM_DB_PREFIX: databasePrefix,
-        NATS_PORT: String(await freePort()),
-        PORT: String(await freePort()),
-        STRONGROOM_OPS_PORTS: 'random',
-        LOG_LEVEL: 'warn',
-        // The bench is the gateway's proxy: each sign-in names its own client address (X-Forwarded-For),
-        // so the per-IP login throttle (5 a minute) sees many browsers, not one.
-        TRUSTED_PROXIES: '127.0.0.1',
-      },
-      log: (line) => log(`stack: ${line}`),
-    });
-    log(`oauth: stack up at ${stack.gatewayUrl} (built apps in dist/, one process each)`);
-    return await benchAgainst(stack, join(stateDir, 'pki'), log);
+    log(`oauth: stack up at ${running.stack.gatewayUrl} (built apps in dist/, one process each)`);
+    return await benchAgainst(running.stack, join(running.stateDir, 'pki'), log);
   } finally {
-    await stack?.stop();
-    await dropDatabases(databasePrefix);
-    rmSync(stateDir, { recursive: true, force: true });
+    await running.dispose();
   }
 }
 
@@ -110,18 +86,5 @@ async function benchAgainst(stack: RunningStack, pkiDir: string, log: (line: str
     ];
   } finally {
     client.close();
-  }
-}
-
-async function dropDatabases(prefix: string): Promise<void> {
-  const admin = new Client({ connectionString: await testAdminUrl() });
-  await admin.connect();
-  try {
-    const { rows } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
-      `${prefix}_%`,
-    ]);
-    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
   }
 }

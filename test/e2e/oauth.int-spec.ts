@@ -1,6 +1,6 @@
 import { createHmac, createPublicKey, generateKeyPairSync, type JsonWebKey, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { RunningStack } from '@strongroom/cli';
+import { DEMO_CLIENT_PERMISSIONS, type RunningStack } from '@strongroom/cli';
 import { signRequest } from '@strongroom/contracts';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
@@ -69,19 +69,7 @@ describe('OAuth2/OIDC through the gateway', () => {
       client_id: stack.demo.clientId,
       tenant_id: stack.demo.tenantId,
       env: 'sandbox',
-      permissions: [
-        'tenants.tenants.read',
-        'auth.clients.create',
-        'auth.api-keys.create',
-        'auth.api-keys.read',
-        'auth.api-keys.rotate',
-        'auth.api-keys.revoke',
-        'auth.tokens.revoke',
-        'auth.cards.register',
-        'auth.cards.verify-pin',
-        'auth.cards.unlock',
-        'auth.users.create',
-      ],
+      permissions: [...DEMO_CLIENT_PERMISSIONS],
     });
     expect(claims.exp! - claims.iat!).toBe(900);
     expect(typeof claims.jti).toBe('string');

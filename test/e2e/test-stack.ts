@@ -18,7 +18,10 @@ export interface TestStack {
 }
 
 /** The whole platform as `npm start` runs it (built apps, one process each), on free ports and its own databases. */
-export async function startTestStack(env: NodeJS.ProcessEnv = {}): Promise<TestStack> {
+export async function startTestStack(
+  env: NodeJS.ProcessEnv = {},
+  log: (line: string) => void = () => {},
+): Promise<TestStack> {
   const stateDir = mkdtempSync(join(tmpdir(), 'strongroom-stack-'));
   const databasePrefix = `sr_e2e_${randomBytes(4).toString('hex')}`;
   const stack = await startStack({
@@ -34,7 +37,7 @@ export async function startTestStack(env: NodeJS.ProcessEnv = {}): Promise<TestS
       LOG_LEVEL: 'warn',
       ...env,
     },
-    log: () => {},
+    log,
   });
   return {
     stack,

@@ -14,7 +14,7 @@ export interface DemoTenant {
 }
 
 /** What the demo client's tokens may do: read its tenant, register clients, manage API keys, revoke tokens, cards, invite users. */
-const DEMO_CLIENT_PERMISSIONS: Permission[] = [
+export const DEMO_CLIENT_PERMISSIONS: Permission[] = [
   'tenants.tenants.read',
   'auth.clients.create',
   'auth.api-keys.create',
