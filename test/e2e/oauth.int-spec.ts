@@ -179,6 +179,33 @@ describe('OAuth2/OIDC through the gateway', () => {
     expect((await api(tenantPath(), admin)).status).toBe(200);
   });
 
+  it('audits every issuance through the outbox (which token, for whom), never the token itself', async () => {
+    const { access_token: token } = await oidc.clientCredentialsGrant(config);
+    const jti = decodeJwt(token).jti!;
+    const admin = new Client({ connectionString: await testStack.adminUrlOf('auth') });
+    await admin.connect();
+    try {
+      let rows: Array<{ payload: string }> = [];
+      for (const deadline = Date.now() + 5_000; rows.length === 0 && Date.now() < deadline; ) {
+        ({ rows } = await admin.query(
+          `SELECT payload::text AS payload FROM outbox
+            WHERE subject = 'evt.auth.v1.tokens.issued' AND payload->>'tokenId' = $1`,
+          [jti],
+        ));
+        if (rows.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(JSON.parse(rows[0]!.payload)).toMatchObject({
+        tenantId: stack.demo.tenantId,
+        clientId: stack.demo.clientId,
+        subject: stack.demo.clientId,
+        grantType: 'client_credentials',
+      });
+      expect(rows[0]!.payload).not.toContain(token.split('.')[2]);
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('answers introspection and revocation of garbage as RFC 7662/7009 ask (inactive, 200)', async () => {
     await expect(oidc.tokenIntrospection(config, 'not-a-token')).resolves.toEqual({ active: false });
     await expect(oidc.tokenRevocation(config, 'not-a-token')).resolves.toBeUndefined();

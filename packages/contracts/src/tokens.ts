@@ -119,3 +119,20 @@ export const revokeTokens = defineRequest({
   permission: 'auth.tokens.revoke',
   summary: 'Revoke every token of users, clients or the whole tenant; every service refuses them within a second',
 });
+
+/** Issue 4: token issuance (and refresh) is audited; never the token itself. */
+export const tokenIssued = defineEvent({
+  subject: 'evt.auth.v1.tokens.issued',
+  payload: z.object({
+    tenantId: tenantIdSchema,
+    clientId: z.string().max(200),
+    /** The user, or the client itself for client credentials. */
+    subject: z.string().max(200),
+    grantType: z.enum(['client_credentials', 'authorization_code', 'refresh_token']),
+    /** The access token's `jti`, to match a later revocation. */
+    tokenId: z.string().max(200),
+    expiresAt: z.iso.datetime(),
+    occurredAt: z.iso.datetime(),
+  }),
+  summary: 'An access token was issued at the token endpoint',
+});

@@ -7,6 +7,7 @@ import {
   createLogger,
   createServiceDataSource,
   enqueueEvent,
+  enqueueEvents,
   ensureEventStreams,
   Outbox1763856000000,
   OutboxRelay,
@@ -93,6 +94,26 @@ describe('the transactional outbox and its JetStream relay', () => {
     } finally {
       await relay.stop();
     }
+  });
+
+  it('writes a batch of events in one statement, or nothing when one payload breaks the contract', async () => {
+    const ids = await withoutTenant(runtime, (manager) =>
+      enqueueEvents(manager, probeRecorded, [{ payload: { n: 10 } }, { payload: { n: 11 } }, { payload: { n: 12 } }]),
+    );
+    expect(ids).toHaveLength(3);
+    expect(await relayWith().publishBatch()).toBe(3);
+    for (const id of ids) expect(await deliveriesOf(nats, id)).toHaveLength(1);
+    const before = await runtime.query('SELECT count(*)::int AS count FROM outbox');
+    await expect(
+      withoutTenant(runtime, (manager) =>
+        enqueueEvents(manager, probeRecorded, [
+          { payload: { n: 13 } },
+          { payload: { n: 'fourteen' } as unknown as { n: number } },
+        ]),
+      ),
+    ).rejects.toMatchObject({ code: 'VALIDATION' });
+    const after = await runtime.query('SELECT count(*)::int AS count FROM outbox');
+    expect(after[0].count).toBe(before[0].count);
   });
 
   it('gives the runtime role only what the relay needs: no changing an event once written', async () => {

@@ -2,8 +2,10 @@ import {
   type AccessTokenClaims,
   type exchangeOidcHttp,
   OIDC_RESPONSE_HEADERS,
+  type PayloadOf,
   type RequestOf,
   type ResponseOf,
+  type tokenIssued,
 } from '@strongroom/contracts';
 import { type PepperedHasher, type VersionedSecretKeys } from '@strongroom/platform';
 import { inject } from 'light-my-request';
@@ -34,6 +36,8 @@ export interface OidcProviderHostOptions {
    * of the user at this client must go too, and an alert must be raised (issue 4).
    */
   onRefreshTokenReuse(reuse: { tenantId: string; accountId: string; clientId: string }): Promise<void>;
+  /** Records an issuance (through the outbox); must not throw. */
+  onTokenIssued(issued: PayloadOf<typeof tokenIssued>): void;
   /** Publishes the revocation of one access token (through the outbox). */
   revokeAccessToken: (claims: AccessTokenClaims) => Promise<void>;
   logger: Logger;
@@ -125,6 +129,7 @@ export class OidcProviderHost {
     provider.use(this.structuredTokenEndpoints());
     provider.use(loginInteraction(provider, this.options.login));
     for (const page of this.options.pages) provider.use(page);
+    provider.on('grant.success', (ctx: KoaContextWithOIDC) => this.recordIssuance(ctx));
     provider.on('grant.error', (ctx: KoaContextWithOIDC, error: { error_detail?: string }) =>
       this.detectRefreshTokenReuse(ctx, error),
     );
@@ -134,6 +139,32 @@ export class OidcProviderHost {
     this.current = { provider, ringId };
     this.options.logger.info({ kid: signing.kid, published: published.length }, 'oidc provider ready');
     return provider;
+  }
+
+  /** An event listener of the provider: it must never break the token endpoint it listens to. */
+  private recordIssuance(ctx: KoaContextWithOIDC): void {
+    try {
+      this.recordIssuanceOf(ctx);
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'token issuance not recorded');
+    }
+  }
+
+  private recordIssuanceOf(ctx: KoaContextWithOIDC): void {
+    const token = ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.ClientCredentials;
+    const metadata = (ctx.oidc.client as unknown as { metadata(): StrongroomClientMetadata } | undefined)?.metadata();
+    const grantType = ctx.oidc.params?.grant_type;
+    if (token === undefined || metadata === undefined || typeof grantType !== 'string') return;
+    const accountId = 'accountId' in token ? token.accountId : undefined;
+    this.options.onTokenIssued({
+      tenantId: metadata.tenant_id,
+      clientId: metadata.client_id,
+      subject: typeof accountId === 'string' ? accountId : metadata.client_id,
+      grantType: grantType as PayloadOf<typeof tokenIssued>['grantType'],
+      tokenId: token.jti,
+      expiresAt: new Date(Date.now() + token.expiration * 1000).toISOString(),
+      occurredAt: new Date().toISOString(),
+    });
   }
 
   private detectRefreshTokenReuse(ctx: KoaContextWithOIDC, error: { error_detail?: string }): void {

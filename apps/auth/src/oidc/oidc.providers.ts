@@ -26,6 +26,7 @@ import { LoginThrottle } from '../throttling/login-throttle';
 import { PgAttemptStore } from '../throttling/pg-attempt-store';
 import { invitationAcceptance } from '../users/invitation-page';
 import { InvitationsRepository } from '../users/invitations.repository';
+import { IssuanceRecorder } from './issuance-recorder';
 import { CLIENT_SECRET_HASH_DOMAIN, OidcProviderHost } from './oidc-provider-host';
 import { OidcStore } from './oidc-store';
 import { StructuredTokens } from './structured-tokens';
@@ -47,13 +48,19 @@ export const oidcProviders: Provider[] = [
     useFactory: (resources: ServiceResources) => new PgAttemptStore(dataSourceOf(resources), resources.secrets),
   },
   {
+    provide: IssuanceRecorder,
+    inject: [SERVICE_RESOURCES],
+    useFactory: (resources: ServiceResources) => new IssuanceRecorder(dataSourceOf(resources), resources.logger),
+  },
+  {
     provide: OidcProviderHost,
-    inject: [SERVICE_RESOURCES, SigningKeyStore, OidcStore, PgAttemptStore],
+    inject: [SERVICE_RESOURCES, SigningKeyStore, OidcStore, PgAttemptStore, IssuanceRecorder],
     useFactory: (
       resources: ServiceResources,
       signingKeys: SigningKeyStore,
       store: OidcStore,
       attempts: PgAttemptStore,
+      issuances: IssuanceRecorder,
     ) => {
       const { config, logger } = resources;
       const dataSource = dataSourceOf(resources);
@@ -96,6 +103,8 @@ export const oidcProviders: Provider[] = [
         rolesOf: (tenantId, userId) => accounts.rolesOf(tenantId, userId),
         login,
         pages: [invitationAcceptance(new InvitationsRepository(dataSource, resources.secrets))],
+        // JWT access tokens are not stored: the record is written after the answer, not with a state change.
+        onTokenIssued: (issued) => issuances.record(issued),
         // Theft of a refresh token is assumed: every token of the user goes, everywhere, and an alert is raised.
         onRefreshTokenReuse: ({ tenantId, accountId, clientId }) =>
           publish(async (manager) => {
@@ -164,6 +173,7 @@ export class OidcStoreCleanup implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly store: OidcStore,
     private readonly attempts: PgAttemptStore,
+    private readonly issuances: IssuanceRecorder,
     @Inject(SERVICE_RESOURCES) private readonly resources: ServiceResources,
   ) {}
 
@@ -176,7 +186,8 @@ export class OidcStoreCleanup implements OnModuleInit, OnModuleDestroy {
     this.timer.unref();
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     clearInterval(this.timer);
+    await this.issuances.stop();
   }
 }
