@@ -18,8 +18,11 @@ import {
   isPermission,
   issueServiceToken,
   OPERATOR_IDENTITY,
+  reactivateTenant,
   SERVICE_NAMES,
   SERVICE_TOKEN_PERMISSIONS,
+  suspendTenant,
+  updateTenantSettings,
 } from '@strongroom/contracts';
 
 /** NATS subject matching: `*` is one token, a trailing `>` one or more. */
@@ -149,6 +152,15 @@ describe('service identities and their tokens', () => {
     // On its own behalf the gateway only exchanges presented API keys for access tokens.
     expect(SERVICE_TOKEN_PERMISSIONS.gateway).toEqual(['auth.api-keys.authenticate']);
     expect(SERVICE_TOKEN_PERMISSIONS.auth).toEqual(['tenants.tenants.read']);
+    // The CLI is the platform operator: it seeds, and suspends, reactivates and re-times tenants.
+    expect(SERVICE_TOKEN_PERMISSIONS[OPERATOR_IDENTITY]).toEqual([
+      'tenants.tenants.create',
+      'tenants.tenants.read',
+      'tenants.tenants.suspend',
+      'tenants.settings.update',
+      'auth.users.create',
+      'auth.clients.create',
+    ]);
     for (const service of others('auth')) expect(SERVICE_TOKEN_PERMISSIONS[service]).toEqual([]);
   });
 
@@ -156,6 +168,7 @@ describe('service identities and their tokens', () => {
     expect(getJwks.authentication).toBe('none');
     expect(issueServiceToken.authentication).toBe('none');
     for (const service of BACKEND_SERVICES) expect(healthCheck[service].authentication).toBe('none');
-    for (const contract of [createTenant, getTenant, createUser]) expect(contract.authentication).toBe('access-token');
+    for (const contract of [createTenant, getTenant, createUser, suspendTenant, reactivateTenant, updateTenantSettings])
+      expect(contract.authentication).toBe('access-token');
   });
 });

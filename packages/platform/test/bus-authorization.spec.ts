@@ -6,6 +6,7 @@ import { headers as natsHeaders } from 'nats';
 import { z } from 'zod';
 import {
   assertMayActOnTenant,
+  assertMayAdministerTenants,
   assertMayCreateTenants,
   BusDelivery,
   type BusRequestContext,
@@ -212,6 +213,13 @@ describe('the tenant rule', () => {
   it('lets only platform principals create tenants (FORBIDDEN otherwise: nothing exists to hide)', () => {
     expect(() => assertMayCreateTenants(principal({ tenantId: PLATFORM_TENANT_ID }))).not.toThrow();
     refusedAs(() => assertMayCreateTenants(principal()), 'FORBIDDEN');
+  });
+
+  it("lets only platform principals administer tenants, FORBIDDEN even for the tenant's own admin", () => {
+    expect(() => assertMayAdministerTenants(principal({ tenantId: PLATFORM_TENANT_ID }))).not.toThrow();
+    const ownAdmin = principal({ permissions: new Set(['tenants.tenants.suspend', 'tenants.settings.update']) });
+    refusedAs(() => assertMayAdministerTenants(ownAdmin), 'FORBIDDEN');
+    refusedAs(() => assertMayAdministerTenants(undefined), 'UNAUTHENTICATED');
   });
 
   it('accepts the platform tenant id as a tenant id', () => {

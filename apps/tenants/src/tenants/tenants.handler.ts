@@ -1,13 +1,27 @@
 import { Controller } from '@nestjs/common';
-import { createTenant, getTenant, type RequestOf, type Tenant } from '@strongroom/contracts';
+import {
+  createTenant,
+  getTenant,
+  type RequestOf,
+  reactivateTenant,
+  suspendTenant,
+  type Tenant,
+  updateTenantSettings,
+} from '@strongroom/contracts';
 import {
   assertMayActOnTenant,
+  assertMayAdministerTenants,
   assertMayCreateTenants,
   type BusRequestContext,
   Handles,
   PlatformError,
 } from '@strongroom/platform';
 import { TenantsRepository } from './tenants.repository';
+
+function found(tenant: Tenant | undefined, tenantId: string): Tenant {
+  if (!tenant) throw PlatformError.notFound('Tenant', tenantId);
+  return tenant;
+}
 
 @Controller()
 export class TenantsHandler {
@@ -24,8 +38,27 @@ export class TenantsHandler {
   @Handles(getTenant)
   async get(input: RequestOf<typeof getTenant>, context: BusRequestContext): Promise<Tenant> {
     assertMayActOnTenant(context.principal, input.tenantId);
-    const tenant = await this.tenants.find(input.tenantId);
-    if (!tenant) throw PlatformError.notFound('Tenant', input.tenantId);
-    return tenant;
+    return found(await this.tenants.find(input.tenantId), input.tenantId);
+  }
+
+  /** Platform only (FORBIDDEN otherwise, even to the tenant's own admin); idempotent; NOT_FOUND for an unknown tenant. */
+  @Handles(suspendTenant)
+  async suspend(input: RequestOf<typeof suspendTenant>, context: BusRequestContext): Promise<Tenant> {
+    assertMayAdministerTenants(context.principal);
+    return found(await this.tenants.setStatus(input.tenantId, 'suspended'), input.tenantId);
+  }
+
+  /** Platform only; idempotent; NOT_FOUND for an unknown tenant. */
+  @Handles(reactivateTenant)
+  async reactivate(input: RequestOf<typeof reactivateTenant>, context: BusRequestContext): Promise<Tenant> {
+    assertMayAdministerTenants(context.principal);
+    return found(await this.tenants.setStatus(input.tenantId, 'active'), input.tenantId);
+  }
+
+  /** Platform only (a tenant may not re-time its own tokens); NOT_FOUND for an unknown tenant. */
+  @Handles(updateTenantSettings)
+  async updateSettings(input: RequestOf<typeof updateTenantSettings>, context: BusRequestContext): Promise<Tenant> {
+    assertMayAdministerTenants(context.principal);
+    return found(await this.tenants.updateSettings(input.tenantId, input.settings), input.tenantId);
   }
 }

@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { type createTenant, type RequestOf, type Tenant, tenantCreated } from '@strongroom/contracts';
+import {
+  type createTenant,
+  type RequestOf,
+  type Tenant,
+  type TenantSettings,
+  tenantCreated,
+  tenantReactivated,
+  tenantSettingsSchema,
+  tenantSettingsUpdated,
+  tenantSuspended,
+} from '@strongroom/contracts';
 import {
   conflictOnDuplicate,
   dataSourceOf,
@@ -10,7 +20,7 @@ import {
   type ServiceResources,
   withTenant,
 } from '@strongroom/platform';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 
 interface TenantRow {
   id: string;
@@ -18,6 +28,8 @@ interface TenantRow {
   name: string;
   region: Tenant['region'];
   status: Tenant['status'];
+  /** jsonb, parsed by pg; the table's CHECKs hold it to exactly these two integers in bounds. */
+  settings: TenantSettings;
   created_at: Date;
 }
 
@@ -28,7 +40,16 @@ function tenantOf(row: TenantRow): Tenant {
     name: row.name,
     region: row.region,
     status: row.status,
+    settings: settingsJson(row.settings),
     createdAt: row.created_at.toISOString(),
+  };
+}
+
+/** The settings as stored and sent: the two known keys only, whatever else the object carried. */
+function settingsJson(settings: TenantSettings): TenantSettings {
+  return {
+    accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds,
   };
 }
 
@@ -41,15 +62,19 @@ export class TenantsRepository {
     this.dataSource = dataSourceOf(resources);
   }
 
-  /** Inserts the tenant and its `tenants.created` event in one transaction. */
+  /**
+   * Inserts the tenant and its `tenants.created` event in one transaction. Without settings it
+   * gets the schema's defaults (15 minutes access, 7 days refresh).
+   */
   async create(input: RequestOf<typeof createTenant>): Promise<Tenant> {
     const id = randomUUID();
+    const settings = settingsJson(input.settings ?? tenantSettingsSchema.parse({}));
     return conflictOnDuplicate(
       () =>
         withTenant(this.dataSource, id, async (manager) => {
           const rows: TenantRow[] = await manager.query(
-            'INSERT INTO tenants (id, slug, name, region) VALUES ($1, $2, $3, $4) RETURNING *',
-            [id, input.slug, input.name, input.region],
+            'INSERT INTO tenants (id, slug, name, region, settings) VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING *',
+            [id, input.slug, input.name, input.region, JSON.stringify(settings)],
           );
           const tenant = tenantOf(rows[0]!);
           await enqueueEvent(manager, tenantCreated, tenant, { tenantId: id });
@@ -60,9 +85,53 @@ export class TenantsRepository {
   }
 
   async find(tenantId: string): Promise<Tenant | undefined> {
-    const rows: TenantRow[] = await withTenant(this.dataSource, tenantId, (manager) =>
-      manager.query('SELECT * FROM tenants WHERE id = $1', [tenantId]),
-    );
+    return withTenant(this.dataSource, tenantId, (manager) => this.findWith(manager, tenantId));
+  }
+
+  /**
+   * Suspends or reactivates the tenant, with its `tenants.suspended` / `tenants.reactivated`
+   * event in the same transaction. Idempotent: a tenant already in `status` is returned as it
+   * is and no event is written (two racing calls write one: the second's UPDATE waits for the
+   * first's row lock, then finds nothing left to change). Undefined for an unknown tenant.
+   */
+  async setStatus(tenantId: string, status: Tenant['status']): Promise<Tenant | undefined> {
+    const event = status === 'suspended' ? tenantSuspended : tenantReactivated;
+    return withTenant(this.dataSource, tenantId, async (manager) => {
+      // Wrapped in `WITH … SELECT`: TypeORM answers a bare UPDATE … RETURNING with [rows, count].
+      const changed: TenantRow[] = await manager.query(
+        'WITH updated AS (UPDATE tenants SET status = $2 WHERE id = $1 AND status <> $2 RETURNING *) SELECT * FROM updated',
+        [tenantId, status],
+      );
+      if (changed[0] === undefined) return this.findWith(manager, tenantId);
+      const tenant = tenantOf(changed[0]);
+      await enqueueEvent(manager, event, tenant, { tenantId });
+      return tenant;
+    });
+  }
+
+  /**
+   * Replaces the tenant's settings, with its `tenants.settings-updated` event in the same
+   * transaction. Settings equal to the stored ones change nothing and write no event.
+   * Undefined for an unknown tenant.
+   */
+  async updateSettings(tenantId: string, settings: TenantSettings): Promise<Tenant | undefined> {
+    const json = JSON.stringify(settingsJson(settings));
+    return withTenant(this.dataSource, tenantId, async (manager) => {
+      const changed: TenantRow[] = await manager.query(
+        `WITH updated AS (
+           UPDATE tenants SET settings = $2::jsonb WHERE id = $1 AND settings IS DISTINCT FROM $2::jsonb RETURNING *
+         ) SELECT * FROM updated`,
+        [tenantId, json],
+      );
+      if (changed[0] === undefined) return this.findWith(manager, tenantId);
+      const tenant = tenantOf(changed[0]);
+      await enqueueEvent(manager, tenantSettingsUpdated, tenant, { tenantId });
+      return tenant;
+    });
+  }
+
+  private async findWith(manager: EntityManager, tenantId: string): Promise<Tenant | undefined> {
+    const rows: TenantRow[] = await manager.query('SELECT * FROM tenants WHERE id = $1', [tenantId]);
     return rows[0] === undefined ? undefined : tenantOf(rows[0]);
   }
 }

@@ -27,3 +27,14 @@ export function assertMayCreateTenants(principal: Principal | undefined): void {
   if (principal === undefined) throw PlatformError.unauthenticated();
   if (!isPlatformPrincipal(principal)) throw PlatformError.forbidden('Only the platform may create tenants');
 }
+
+/**
+ * Suspending, reactivating and changing a tenant's settings belong to the platform alone:
+ * FORBIDDEN for any other principal, whatever permissions its token holds — a tenant's own
+ * administrator may neither lift its suspension nor lengthen its own tokens' lifetimes. Checked
+ * before the tenant is looked up, so the refusal says nothing about which tenants exist.
+ */
+export function assertMayAdministerTenants(principal: Principal | undefined): void {
+  if (principal === undefined) throw PlatformError.unauthenticated();
+  if (!isPlatformPrincipal(principal)) throw PlatformError.forbidden('Only the platform may administer tenants');
+}
