@@ -802,6 +802,73 @@ describe('OAuth2/OIDC through the gateway', () => {
     expect((await verify('4826')).status).toBe(200);
   });
 
+  it('applies tenant settings to token lifetimes, and a suspension stops every token and key of the tenant within 1 s', async () => {
+    const { BusClient, busTlsFilesFor, connectBus, serviceCredentialsOverBus } = await import('@strongroom/platform');
+    const { createClient, createTenant, reactivateTenant, suspendTenant } = await import('@strongroom/contracts');
+    const connection = await connectBus({
+      servers: stack.natsUrl,
+      tls: busTlsFilesFor(join(testStack.stateDir, 'pki'), 'strongroom-admin'),
+      name: 'e2e-suspension',
+    });
+    try {
+      const anonymous = new BusClient(connection, { defaultTimeoutMs: 10_000 });
+      const operator = new BusClient(connection, {
+        defaultTimeoutMs: 10_000,
+        actingAs: serviceCredentialsOverBus(anonymous),
+      });
+      const tenant = await operator.request(createTenant, {
+        slug: `mfi-${randomBytes(3).toString('hex')}`,
+        name: 'Suspended MFI',
+        region: 'ke',
+        settings: { accessTokenTtlSeconds: 3_600, refreshTokenTtlSeconds: 86_400 },
+      });
+      const registered = await operator.request(createClient, {
+        tenantId: tenant.id,
+        environment: 'sandbox',
+        name: 'Back office',
+        grantTypes: ['client_credentials'],
+        tokenEndpointAuthMethod: 'client_secret_basic',
+        redirectUris: [],
+        permissions: ['tenants.tenants.read', 'auth.api-keys.create'],
+      });
+      const mfi = await discover(registered.clientId, registered.clientSecret!);
+      const { access_token: token } = await oidc.clientCredentialsGrant(mfi);
+      const claims = decodeJwt(token);
+      expect(claims.exp! - claims.iat!).toBe(3_600);
+      const path = `/v1/tenants/${tenant.id}`;
+      expect((await api(path, token)).status).toBe(200);
+      const created = await api(`${path}/api-keys`, token, {
+        method: 'POST',
+        body: JSON.stringify({ environment: 'sandbox', name: 'batch', permissions: ['tenants.tenants.read'] }),
+      });
+      const key = (await created.json()) as { apiKey: string; signingSecret: string; key: { keyId: string } };
+      const signedGet = () =>
+        fetch(`${stack.gatewayUrl}${path}`, {
+          headers: {
+            'x-api-key': key.apiKey,
+            ...signRequest({ method: 'GET', url: path, keyId: key.key.keyId, signingSecret: key.signingSecret }),
+          },
+        });
+      expect((await signedGet()).status).toBe(200);
+
+      await operator.request(suspendTenant, { tenantId: tenant.id });
+      await expectRefusedWithin(1_000, () => api(path, token));
+      await expect(oidc.clientCredentialsGrant(mfi)).rejects.toMatchObject({ error: 'unauthorized_client' });
+      const refusedKey = await signedGet();
+      expect(refusedKey.status).toBe(403);
+      expect(await refusedKey.json()).toMatchObject({ reason: 'TENANT_SUSPENDED' });
+
+      await operator.request(reactivateTenant, { tenantId: tenant.id });
+      // The revocation reaches 1 s past its making, and token times are whole seconds.
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      const { access_token: fresh } = await oidc.clientCredentialsGrant(mfi);
+      expect((await api(path, fresh)).status).toBe(200);
+      expect((await api(path, token)).status).toBe(401);
+    } finally {
+      await connection.close();
+    }
+  });
+
   it('never writes a client secret or an access token to a log', async () => {
     const { readdirSync, readFileSync } = await import('node:fs');
     const { access_token: token } = await oidc.clientCredentialsGrant(config);

@@ -14,6 +14,8 @@ import { TokenRevocationsRepository } from './revocations/token-revocations.repo
 import { ServiceTokensModule } from './service-tokens/service-tokens.module';
 import { JwksHandler } from './signing-keys/jwks.handler';
 import { SigningKeyStore } from './signing-keys/signing-key-store';
+import { TenantPolicies } from './tenant-policies/tenant-policies';
+import { TenantSuspensions } from './tenant-policies/tenant-suspensions';
 import { UsersHandler } from './users/users.handler';
 import { UsersRepository } from './users/users.repository';
 
@@ -40,6 +42,8 @@ import { UsersRepository } from './users/users.repository';
     ApiKeyTokenIssuer,
     ...cardsProviders,
     TokenRevocationsRepository,
+    TenantPolicies,
+    TenantSuspensions,
   ],
 })
 export class AuthModule {}

@@ -22,6 +22,7 @@ import { ApiKeysHandler } from '../src/api-keys/api-keys.handler';
 import { ServiceTokensModule } from '../src/service-tokens/service-tokens.module';
 import { JwksHandler } from '../src/signing-keys/jwks.handler';
 import { SigningKeyStore } from '../src/signing-keys/signing-key-store';
+import { TenantPolicies } from '../src/tenant-policies/tenant-policies';
 import { type AuthSlice, startAuthSlice } from './support/auth-slice';
 
 const KEY_ADMIN_PERMISSIONS = [
@@ -35,7 +36,13 @@ const KEY_ADMIN_PERMISSIONS = [
 @Module({
   imports: [ServiceTokensModule],
   controllers: [JwksHandler, ApiKeysHandler],
-  providers: [SigningKeyStore, ApiKeyServices, ApiKeyTokenIssuer],
+  providers: [
+    SigningKeyStore,
+    ApiKeyServices,
+    ApiKeyTokenIssuer,
+    // No tenants service in this slice: every tenant is active (suspension is tested end to end).
+    { provide: TenantPolicies, useValue: { assertActive: async () => undefined } },
+  ],
 })
 class ApiKeysSliceModule {}
 

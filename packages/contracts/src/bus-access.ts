@@ -88,7 +88,8 @@ const NOTHING: readonly BackendServiceName[] = [];
 export const BUS_ACCESS: Readonly<Record<BusIdentity, BusAccessDeclaration>> = {
   gateway: { calls: BACKEND_SERVICES, checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
   // Auth checks that a user's tenant exists before creating the user.
-  auth: { calls: ['tenants'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
+  // …and turns tenant suspensions into revocations.
+  auth: { calls: ['tenants'], checksHealthOf: NOTHING, consumesEventsOf: ['auth', 'tenants'], managesStreams: false },
   tenants: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
   ledger: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
   kyc: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
@@ -119,8 +120,16 @@ export const SERVICE_TOKEN_PERMISSIONS: Readonly<Record<BusIdentity, readonly Pe
   kyc: [],
   consent: [],
   audit: [],
-  // `strongroom up` seeds the first tenant, its admin and a demo OAuth client, before any user exists.
-  [OPERATOR_IDENTITY]: ['tenants.tenants.create', 'tenants.tenants.read', 'auth.users.create', 'auth.clients.create'],
+  // `strongroom up` seeds the first tenant, its admin and a demo OAuth client, before any user exists;
+  // as the platform operator it also suspends and reactivates tenants and sets their token lifetimes.
+  [OPERATOR_IDENTITY]: [
+    'tenants.tenants.create',
+    'tenants.tenants.read',
+    'tenants.tenants.suspend',
+    'tenants.settings.update',
+    'auth.users.create',
+    'auth.clients.create',
+  ],
 };
 
 /**

@@ -6,6 +6,8 @@ export const PERMISSIONS = {
   'platform.health.read': 'Read the health of platform services',
   'tenants.tenants.create': 'Create tenants',
   'tenants.tenants.read': 'Read a tenant',
+  'tenants.tenants.suspend': 'Suspend and reactivate tenants (platform only)',
+  'tenants.settings.update': "Change a tenant's settings (platform only)",
   'auth.users.create': 'Create users in a tenant',
   'auth.jwks.read': 'Read the public token-signing keys',
   'auth.service-tokens.issue': 'Obtain an access token for the calling bus identity',

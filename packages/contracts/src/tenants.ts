@@ -11,12 +11,34 @@ export const tenantIdSchema = z.uuid();
  * tokens name it. It owns no data; a principal of it may act on any tenant it holds the permission for.
  */
 export const PLATFORM_TENANT_ID = '00000000-0000-0000-0000-000000000000';
+/** Seed 003: access tokens live 15–60 minutes; seed 001: refresh 7 days by default; seed 003: never over 90 days. */
+export const ACCESS_TOKEN_TTL_SECONDS_RANGE = { min: 15 * 60, max: 60 * 60 } as const;
+export const REFRESH_TOKEN_TTL_SECONDS_RANGE = { min: 3_600, max: 90 * 86_400 } as const;
+export const tenantSettingsSchema = z
+  .object({
+    accessTokenTtlSeconds: z
+      .number()
+      .int()
+      .min(ACCESS_TOKEN_TTL_SECONDS_RANGE.min)
+      .max(ACCESS_TOKEN_TTL_SECONDS_RANGE.max)
+      .default(15 * 60),
+    refreshTokenTtlSeconds: z
+      .number()
+      .int()
+      .min(REFRESH_TOKEN_TTL_SECONDS_RANGE.min)
+      .max(REFRESH_TOKEN_TTL_SECONDS_RANGE.max)
+      .default(7 * 86_400),
+  })
+  .strict();
+export type TenantSettings = z.infer<typeof tenantSettingsSchema>;
+
 export const tenantSchema = z.object({
   id: tenantIdSchema,
   slug: z.string(),
   name: z.string(),
   region: regionSchema,
   status: z.enum(['active', 'suspended']),
+  settings: tenantSettingsSchema,
   createdAt: z.iso.datetime(),
 });
 export type Tenant = z.infer<typeof tenantSchema>;
@@ -30,6 +52,7 @@ export const createTenant = defineRequest({
         .regex(/^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$/, 'lower-case letters, digits and dashes, 3–40 characters'),
       name: z.string().trim().min(1).max(200),
       region: regionSchema.default('default'),
+      settings: tenantSettingsSchema.optional(),
     })
     .strict(),
   response: tenantSchema,
@@ -49,4 +72,47 @@ export const tenantCreated = defineEvent({
   subject: 'evt.tenants.v1.tenants.created',
   payload: tenantSchema,
   summary: 'A tenant was created',
+});
+
+/** Platform only (super_admin): a suspended tenant's tokens and keys stop working everywhere within a second. */
+export const suspendTenant = defineRequest({
+  subject: 'tenants.v1.tenants.suspend',
+  request: z.object({ tenantId: tenantIdSchema }).strict(),
+  response: tenantSchema,
+  permission: 'tenants.tenants.suspend',
+  summary: 'Suspend a tenant: every token and key of it stops working (idempotent)',
+});
+
+export const reactivateTenant = defineRequest({
+  subject: 'tenants.v1.tenants.reactivate',
+  request: z.object({ tenantId: tenantIdSchema }).strict(),
+  response: tenantSchema,
+  permission: 'tenants.tenants.suspend',
+  summary: 'Reactivate a suspended tenant (tokens revoked while it was suspended stay revoked)',
+});
+
+export const updateTenantSettings = defineRequest({
+  subject: 'tenants.v1.tenants.update-settings',
+  request: z.object({ tenantId: tenantIdSchema, settings: tenantSettingsSchema }).strict(),
+  response: tenantSchema,
+  permission: 'tenants.settings.update',
+  summary: "Change a tenant's settings (token lifetimes within the seeds' bounds)",
+});
+
+export const tenantSuspended = defineEvent({
+  subject: 'evt.tenants.v1.tenants.suspended',
+  payload: tenantSchema,
+  summary: 'A tenant was suspended',
+});
+
+export const tenantReactivated = defineEvent({
+  subject: 'evt.tenants.v1.tenants.reactivated',
+  payload: tenantSchema,
+  summary: 'A tenant was reactivated',
+});
+
+export const tenantSettingsUpdated = defineEvent({
+  subject: 'evt.tenants.v1.tenants.settings-updated',
+  payload: tenantSchema,
+  summary: "A tenant's settings changed",
 });

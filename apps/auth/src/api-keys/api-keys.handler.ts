@@ -18,6 +18,7 @@ import {
   isPlatformPrincipal,
   type Principal,
 } from '@strongroom/platform';
+import { TenantPolicies } from '../tenant-policies/tenant-policies';
 import { ApiKeyError, apiKeyPlatformError } from './api-key-errors';
 import type { ApiKeyActor, IssuedApiKey } from './api-key-service';
 import { ApiKeyServices } from './api-key-services';
@@ -31,6 +32,7 @@ export class ApiKeysHandler {
   constructor(
     private readonly services: ApiKeyServices,
     private readonly tokens: ApiKeyTokenIssuer,
+    private readonly tenants: TenantPolicies,
   ) {}
 
   /** FORBIDDEN (PERMISSION_NOT_HELD) for a permission the creator lacks; the key and secret are shown once. */
@@ -110,6 +112,8 @@ export class ApiKeysHandler {
         environment: input.environment,
       }),
     );
+    // A suspended tenant's keys stop working with its tokens.
+    await this.tenants.assertActive(principal.tenantId);
     return this.tokens.issue(principal);
   }
 }

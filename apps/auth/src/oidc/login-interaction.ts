@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import QRCode from 'qrcode';
 import type { LoginOutcome, LoginService } from '../login/login-service';
+import type { TenantPolicies } from '../tenant-policies/tenant-policies';
 import { escapeHtml, readForm, renderPage } from './html-page';
 import type { StrongroomClientMetadata } from './oidc-configuration';
 
@@ -21,7 +22,7 @@ interface LoginForm {
  * form (no script, so the gateway's `default-src 'none'` CSP holds) for email, password and
  * TOTP code. The tenant is the client's: a user signs in to the tenant whose application asked.
  */
-export function loginInteraction(provider: Provider, login: LoginService) {
+export function loginInteraction(provider: Provider, login: LoginService, tenants: TenantPolicies) {
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
     const match = INTERACTION_PATH.exec(ctx.path);
     if (match === null) return next();
@@ -48,6 +49,8 @@ export function loginInteraction(provider: Provider, login: LoginService) {
     const client = await provider.Client.find(String(details.params.client_id));
     const tenantId = (client?.metadata() as StrongroomClientMetadata | undefined)?.tenant_id;
     if (tenantId === undefined) return render(ctx, 400, { error: 'The application is no longer registered.' });
+    if ((await tenants.policyOf(tenantId)).status !== 'active')
+      return render(ctx, 403, { error: 'This organisation is suspended.', formless: true });
     const outcome = await login.login({
       tenantId,
       ...form,

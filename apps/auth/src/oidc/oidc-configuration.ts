@@ -9,6 +9,7 @@ import {
 import type { JWK } from 'jose';
 import { type Adapter, type ClientMetadata, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { SigningAlgorithm } from '../signing-keys/signing-key-ring';
+import type { TenantPolicy } from '../tenant-policies/tenant-policies';
 
 /** Seed 001: refresh tokens live 7 days; seed 003: never more than 90 days, re-authentication after. */
 export const REFRESH_TOKEN_TTL_SECONDS = 7 * 86_400;
@@ -33,6 +34,9 @@ export interface OidcConfigurationInput {
   adapter: new (model: string) => Adapter;
   /** Keys of the signed cookies of interactions (Koa keygrip), newest first. */
   cookieKeys: string[];
+  /** A tenant's status and token settings (cached ≤ 1 s); `peek` answers from the cache only. */
+  tenantPolicyOf(tenantId: string): Promise<TenantPolicy>;
+  peekTenantPolicy(tenantId: string): TenantPolicy | undefined;
   /** A user's roles in a tenant, or undefined when the user is gone (its grants then stop working). */
   rolesOf(tenantId: string, userId: string): Promise<string[] | undefined>;
 }
@@ -102,12 +106,17 @@ export function oidcConfiguration(input: OidcConfigurationInput): Configuration 
         enabled: true,
         defaultResource: () => input.audience,
         useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx: KoaContextWithOIDC, resource: string) => {
+        // Every access token of every grant passes here: a suspended tenant gets none, and each
+        // tenant's tokens live as long as its settings say (15–60 min).
+        getResourceServerInfo: async (_ctx: KoaContextWithOIDC, resource: string, client) => {
           if (resource !== input.audience) throw new errors.InvalidTarget('unknown resource indicator');
+          const tenantId = (client.metadata() as StrongroomClientMetadata).tenant_id;
+          const policy = await input.tenantPolicyOf(tenantId);
+          if (policy.status !== 'active') throw new errors.UnauthorizedClient('the tenant is suspended');
           return {
             scope: catalogue,
             audience: input.audience,
-            accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
+            accessTokenTTL: policy.settings.accessTokenTtlSeconds,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: input.signingAlg, kid: input.signingKid } },
           };
@@ -160,22 +169,24 @@ export function oidcConfiguration(input: OidcConfigurationInput): Configuration 
     // Refresh tokens for clients allowed the grant, without the offline_access consent dance.
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     ttl: {
-      AccessToken: ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
-      ClientCredentials: ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
+      // The tenant's setting, carried by the resource server getResourceServerInfo answered.
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
       AuthorizationCode: AUTHORIZATION_CODE_TTL_SECONDS,
       Interaction: INTERACTION_TTL_SECONDS,
       Session: SESSION_TTL_SECONDS,
       Grant: REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS_MAX,
       IdToken: ACCESS_TOKEN_TTL_SECONDS_DEFAULT,
       // A rotated refresh token never outlives the family's first one by more than 90 days.
-      RefreshToken: (_ctx, token) => {
+      RefreshToken: (_ctx, token, client) => {
+        const tenantId = (client.metadata() as StrongroomClientMetadata).tenant_id;
+        // Resolved moments before by getResourceServerInfo in the same request, so known here.
+        const lifetimeSeconds =
+          input.peekTenantPolicy(tenantId)?.settings.refreshTokenTtlSeconds ?? REFRESH_TOKEN_TTL_SECONDS;
         const nowSeconds = Math.floor(Date.now() / 1000);
         // `iiat`: when the family's first refresh token was issued (oidc-provider keeps it through rotations).
         const familyAgeSeconds = nowSeconds - (token.iiat ?? token.iat ?? nowSeconds);
-        return Math.max(
-          1,
-          Math.min(REFRESH_TOKEN_TTL_SECONDS, REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS_MAX - familyAgeSeconds),
-        );
+        return Math.max(1, Math.min(lifetimeSeconds, REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS_MAX - familyAgeSeconds));
       },
     },
     rotateRefreshToken: true,

@@ -13,6 +13,7 @@ import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { LoginService } from '../login/login-service';
 import { currentKey, publishedKeys, type SigningKey } from '../signing-keys/signing-key-ring';
+import type { TenantPolicies } from '../tenant-policies/tenant-policies';
 import { loginInteraction } from './login-interaction';
 import { oidcConfiguration, type StrongroomClientMetadata } from './oidc-configuration';
 import type { OidcStore } from './oidc-store';
@@ -27,6 +28,7 @@ export interface OidcProviderHostOptions {
   cookieKeys: VersionedSecretKeys;
   structuredTokens: StructuredTokens;
   rolesOf(tenantId: string, userId: string): Promise<string[] | undefined>;
+  tenantPolicies: TenantPolicies;
   /** The sign-in of the authorization-code flow. */
   login: LoginService;
   /** More pages of the sign-in surface under `/oauth/` (invitations). */
@@ -121,13 +123,15 @@ export class OidcProviderHost {
         adapter: this.options.store.adapterClass(),
         cookieKeys: [cookieKey],
         rolesOf: this.options.rolesOf,
+        tenantPolicyOf: (tenantId) => this.options.tenantPolicies.policyOf(tenantId),
+        peekTenantPolicy: (tenantId) => this.options.tenantPolicies.peek(tenantId),
       }),
     );
     // The gateway is the only way in; it sets X-Forwarded-* from the issuer and the client address.
     provider.proxy = true;
     this.useHashedClientSecrets(provider);
     provider.use(this.structuredTokenEndpoints());
-    provider.use(loginInteraction(provider, this.options.login));
+    provider.use(loginInteraction(provider, this.options.login, this.options.tenantPolicies));
     for (const page of this.options.pages) provider.use(page);
     provider.on('grant.success', (ctx: KoaContextWithOIDC) => this.recordIssuance(ctx));
     provider.on('grant.error', (ctx: KoaContextWithOIDC, error: { error_detail?: string }) =>

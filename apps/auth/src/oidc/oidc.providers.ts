@@ -22,6 +22,7 @@ import { loginRecordOf } from '../login/login-audit';
 import { LoginService } from '../login/login-service';
 import { publishedKeys } from '../signing-keys/signing-key-ring';
 import { SigningKeyStore } from '../signing-keys/signing-key-store';
+import { TenantPolicies } from '../tenant-policies/tenant-policies';
 import { LoginThrottle } from '../throttling/login-throttle';
 import { PgAttemptStore } from '../throttling/pg-attempt-store';
 import { invitationAcceptance } from '../users/invitation-page';
@@ -54,13 +55,14 @@ export const oidcProviders: Provider[] = [
   },
   {
     provide: OidcProviderHost,
-    inject: [SERVICE_RESOURCES, SigningKeyStore, OidcStore, PgAttemptStore, IssuanceRecorder],
+    inject: [SERVICE_RESOURCES, SigningKeyStore, OidcStore, PgAttemptStore, IssuanceRecorder, TenantPolicies],
     useFactory: (
       resources: ServiceResources,
       signingKeys: SigningKeyStore,
       store: OidcStore,
       attempts: PgAttemptStore,
       issuances: IssuanceRecorder,
+      tenantPolicies: TenantPolicies,
     ) => {
       const { config, logger } = resources;
       const dataSource = dataSourceOf(resources);
@@ -101,6 +103,7 @@ export const oidcProviders: Provider[] = [
       });
       return new OidcProviderHost({
         rolesOf: (tenantId, userId) => accounts.rolesOf(tenantId, userId),
+        tenantPolicies,
         login,
         pages: [invitationAcceptance(new InvitationsRepository(dataSource, resources.secrets))],
         // JWT access tokens are not stored: the record is written after the answer, not with a state change.

@@ -1,0 +1,68 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { getTenant, type Tenant, type TenantSettings } from '@strongroom/contracts';
+import { credentialsOf, PlatformError, SERVICE_RESOURCES, type ServiceResources } from '@strongroom/platform';
+
+export interface TenantPolicy {
+  status: Tenant['status'];
+  settings: TenantSettings;
+}
+
+/**
+ * How long a tenant's status and settings are believed: a suspension refuses new tokens within
+ * this, and the revocation it triggers covers tokens issued up to this long after it.
+ */
+export const TENANT_POLICY_TTL_MS = 1_000;
+const ENTRIES_MAX = 10_000;
+
+/**
+ * A tenant's status and token settings, as the tenants service says (asked on auth's own behalf),
+ * remembered for at most a second: every token issuance consults it.
+ */
+@Injectable()
+export class TenantPolicies {
+  private readonly cache = new Map<string, { policy: TenantPolicy; fetchedAtMs: number }>();
+  private readonly inFlight = new Map<string, Promise<TenantPolicy>>();
+
+  constructor(@Inject(SERVICE_RESOURCES) private readonly resources: ServiceResources) {}
+
+  async policyOf(tenantId: string): Promise<TenantPolicy> {
+    const cached = this.cache.get(tenantId);
+    if (cached !== undefined && Date.now() - cached.fetchedAtMs < TENANT_POLICY_TTL_MS) return cached.policy;
+    let pending = this.inFlight.get(tenantId);
+    if (pending === undefined) {
+      const fetchedAtMs = Date.now();
+      pending = this.fetch(tenantId)
+        .then((policy) => {
+          if (this.cache.size >= ENTRIES_MAX) this.cache.delete(this.cache.keys().next().value!);
+          this.cache.set(tenantId, { policy, fetchedAtMs });
+          return policy;
+        })
+        .finally(() => this.inFlight.delete(tenantId));
+      this.inFlight.set(tenantId, pending);
+    }
+    return pending;
+  }
+
+  /** The last known policy without asking (for oidc-provider's synchronous TTL hooks). */
+  peek(tenantId: string): TenantPolicy | undefined {
+    return this.cache.get(tenantId)?.policy;
+  }
+
+  forget(tenantId: string): void {
+    this.cache.delete(tenantId);
+  }
+
+  /** Refuses anything for a suspended tenant (FORBIDDEN, reason TENANT_SUSPENDED). */
+  async assertActive(tenantId: string): Promise<TenantPolicy> {
+    const policy = await this.policyOf(tenantId);
+    if (policy.status !== 'active')
+      throw PlatformError.forbidden('The tenant is suspended', { reason: 'TENANT_SUSPENDED' });
+    return policy;
+  }
+
+  private async fetch(tenantId: string): Promise<TenantPolicy> {
+    const credential = await credentialsOf(this.resources).asService.authorization();
+    const tenant = await this.resources.bus.request(getTenant, { tenantId }, { credential });
+    return { status: tenant.status, settings: tenant.settings };
+  }
+}

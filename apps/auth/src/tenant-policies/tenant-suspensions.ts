@@ -1,0 +1,96 @@
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { ACCESS_TOKEN_TTL_SECONDS_MAX, eventStreamOf, tenantSuspended, tokensRevoked } from '@strongroom/contracts';
+import {
+  dataSourceOf,
+  enqueueEvent,
+  SERVICE_RESOURCES,
+  type ServiceResources,
+  withoutTenant,
+} from '@strongroom/platform';
+import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from 'nats';
+import { TENANT_POLICY_TTL_MS, TenantPolicies } from './tenant-policies';
+
+/** One durable consumer for every auth replica: each suspension is turned into a revocation once. */
+export const TENANT_SUSPENSIONS_CONSUMER = 'auth-tenant-suspensions';
+const REDELIVERY_DELAY_MS = 1_000;
+
+/**
+ * A suspended tenant's tokens stop working everywhere: each `evt.tenants.v1.tenants.suspended`
+ * becomes a tenant-wide revocation (through the outbox, so every service's denylist gets it),
+ * acknowledged only once that is committed. The revocation reaches a second past the moment it
+ * is made: a token issued from a tenant policy cached before the suspension is covered too.
+ */
+@Injectable()
+export class TenantSuspensions implements OnModuleInit, OnModuleDestroy {
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    @Inject(SERVICE_RESOURCES) private readonly resources: ServiceResources,
+    private readonly policies: TenantPolicies,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const { connection } = this.resources;
+    const stream = eventStreamOf('tenants').name;
+    const manager = await connection.jetstreamManager();
+    await manager.consumers.add(stream, {
+      durable_name: TENANT_SUSPENSIONS_CONSUMER,
+      filter_subject: tenantSuspended.subject,
+      ack_policy: AckPolicy.Explicit,
+      // From its creation on; afterwards the durable consumer remembers where it is, restarts included.
+      deliver_policy: DeliverPolicy.New,
+    });
+    const consumer = await connection.jetstream().consumers.get(stream, TENANT_SUSPENSIONS_CONSUMER);
+    this.messages = await consumer.consume({ max_messages: 64 });
+    const messages = this.messages;
+    this.loop = (async () => {
+      for await (const message of messages) await this.handle(message);
+    })();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.messages?.close();
+    await this.loop;
+  }
+
+  private async handle(message: JsMsg): Promise<void> {
+    const parsed = tenantSuspended.payload.safeParse(safeJson(message.data));
+    if (!parsed.success) {
+      this.resources.logger.error({ subject: message.subject }, 'a tenant suspension broke its contract; dropped');
+      message.term();
+      return;
+    }
+    const tenant = parsed.data;
+    try {
+      this.policies.forget(tenant.id);
+      const revokedAt = new Date(Date.now() + TENANT_POLICY_TTL_MS);
+      const expiresAt = new Date(revokedAt.getTime() + ACCESS_TOKEN_TTL_SECONDS_MAX * 1000);
+      await withoutTenant(dataSourceOf(this.resources), (manager) =>
+        enqueueEvent(
+          manager,
+          tokensRevoked,
+          {
+            scope: 'tenant',
+            tenantId: tenant.id,
+            revokedAt: revokedAt.toISOString(),
+            expiresAt: expiresAt.toISOString(),
+          },
+          { tenantId: tenant.id },
+        ),
+      );
+      message.ack();
+    } catch (error) {
+      this.resources.logger.error({ err: error, tenantId: tenant.id }, 'tenant suspension not applied yet; retrying');
+      message.nak(REDELIVERY_DELAY_MS);
+    }
+  }
+}
+
+function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+}
