@@ -55,6 +55,18 @@ describe('OAuth2/OIDC through the gateway', () => {
     expect(metadata.response_types_supported).toEqual(['code']);
   });
 
+  it('serves its OpenAPI 3.1 document, every route with its permission', async () => {
+    const response = await fetch(`${stack.gatewayUrl}/openapi.json`);
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as { openapi: string; servers: Array<{ url: string }>; paths: object };
+    expect(document.openapi).toBe('3.1.0');
+    expect(document.servers[0]!.url).toBe(stack.gatewayUrl);
+    expect(document.paths).toHaveProperty(
+      ['/v1/tenants/{tenantId}/api-keys', 'post', 'x-permission'],
+      'auth.api-keys.create',
+    );
+  });
+
   it('issues a client_credentials access token: an RS256 at+jwt (seed 003) for the platform audience, 15 minutes, tenant and environment', async () => {
     const tokens = await oidc.clientCredentialsGrant(config);
     expect(tokens.token_type.toLowerCase()).toBe('bearer');

@@ -88,7 +88,12 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
     },
   });
   registerOidcForwarding(adapter.getInstance(), bus);
-  registerApiRoutes(adapter.getInstance(), { bus, credentials, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+  registerApiRoutes(adapter.getInstance(), {
+    publicUrl: config.PUBLIC_URL,
+    bus,
+    credentials,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+  });
   const app = await NestFactory.create<NestFastifyApplication>(
     serviceRootModule(GatewayModule.withConfig(config), resources),
     adapter,

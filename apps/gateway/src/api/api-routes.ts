@@ -19,6 +19,7 @@ import { type BusClient, PlatformError, type ProcessCredentials } from '@strongr
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem } from '../http/send-problem';
 import { ApiCredentials } from './api-credentials';
+import { openApiDocument } from './openapi-document';
 import { keepRawJsonBodies } from './raw-json-body';
 
 /** One API route: the contract it forwards to (and so the permission it requires) and how its input is read. */
@@ -28,6 +29,8 @@ export interface ApiRoute {
   contract: RequestContract;
   status?: number;
   input(request: FastifyRequest): unknown;
+  /** Query parameters it reads (for the OpenAPI document). */
+  query?: readonly string[];
   /** The environment of the resource addressed, when it has one: a credential of the other one is refused. */
   environment?(request: FastifyRequest): Environment | undefined;
 }
@@ -73,6 +76,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     method: 'GET',
     url: '/v1/tenants/:tenantId/api-keys',
     contract: listApiKeys,
+    query: ['environment', 'limit', 'after'],
     input: (request) => {
       const query = queryObject(request);
       return {
@@ -137,6 +141,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
 ];
 
 export interface ApiRoutesOptions {
+  /** The gateway's public base URL (the OpenAPI document's server). */
+  publicUrl: string;
   bus: BusClient;
   credentials: ProcessCredentials;
   bodyLimitBytes: number;
@@ -149,6 +155,8 @@ export interface ApiRoutesOptions {
  */
 export function registerApiRoutes(fastify: FastifyInstance, options: ApiRoutesOptions): void {
   keepRawJsonBodies(fastify, options.bodyLimitBytes);
+  const document = JSON.stringify(openApiDocument(API_ROUTES, options.publicUrl));
+  fastify.get('/openapi.json', (_request, reply) => reply.header('content-type', 'application/json').send(document));
   const callers = new ApiCredentials(options.bus, options.credentials);
   for (const route of API_ROUTES) {
     if (route.contract.authentication !== 'access-token')
