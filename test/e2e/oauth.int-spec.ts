@@ -2,6 +2,7 @@ import { createHmac, createPublicKey, generateKeyPairSync, type JsonWebKey, rand
 import { join } from 'node:path';
 import { DEMO_CLIENT_PERMISSIONS, type RunningStack } from '@strongroom/cli';
 import { signRequest } from '@strongroom/contracts';
+import fc from 'fast-check';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import { Client } from 'pg';
@@ -880,6 +881,48 @@ describe('OAuth2/OIDC through the gateway', () => {
       await connection.close();
     }
   });
+
+  it('answers malformed input of every kind on every route with 4xx problem+json, never a 5xx (fast-check)', async () => {
+    const { access_token: token } = await oidc.clientCredentialsGrant(config);
+    const { API_ROUTES } = await import('../../apps/gateway/src/api/api-routes');
+    const weird = fc.oneof(
+      fc.string(),
+      fc.string({ unit: 'grapheme' }),
+      fc.constantFrom('00000000-0000-0000-0000-000000000000', '%00', '..%2F..', 'İ', '\u202e', 'a'.repeat(5_000)),
+      fc.uuid(),
+    );
+    const body = fc.oneof(
+      fc.json(),
+      fc.jsonValue().map((value) => JSON.stringify(value)),
+      fc.string(),
+      fc.constantFrom('{', '[1,', '{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{}}}', 'null'),
+      fc.dictionary(fc.string(), fc.jsonValue()).map((value) => JSON.stringify(value)),
+    );
+    await fc.assert(
+      // The first path parameter is often the demo tenant itself, so bodies reach the handlers.
+      fc.asyncProperty(
+        fc.constantFrom(...API_ROUTES),
+        fc.oneof(fc.constant(stack.demo.tenantId), weird),
+        weird,
+        body,
+        async (route, first, second, payload) => {
+          let index = 0;
+          const url = route.url.replace(/:[A-Za-z]+/g, () => encodeURIComponent(index++ === 0 ? first : second));
+          const response = await api(url, token, {
+            method: route.method,
+            ...(route.method === 'GET' ? {} : { body: payload }),
+          });
+          const text = await response.text();
+          if (
+            response.status >= 500 ||
+            (response.status >= 400 && !response.headers.get('content-type')?.includes('problem+json'))
+          )
+            throw new Error(`${route.method} ${url} answered ${response.status}: ${text.slice(0, 300)}`);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  }, 120_000);
 
   it('never writes a client secret or an access token to a log', async () => {
     const { readdirSync, readFileSync } = await import('node:fs');

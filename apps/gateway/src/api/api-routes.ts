@@ -155,6 +155,8 @@ export interface ApiRoutesOptions {
  */
 export function registerApiRoutes(fastify: FastifyInstance, options: ApiRoutesOptions): void {
   keepRawJsonBodies(fastify, options.bodyLimitBytes);
+  // Errors Fastify raises before a handler runs (bad JSON, a body over the limit) are problems too.
+  fastify.setErrorHandler((error, request, reply) => sendProblem(reply, error, String(request.id)));
   const document = JSON.stringify(openApiDocument(API_ROUTES, options.publicUrl));
   fastify.get('/openapi.json', (_request, reply) => reply.header('content-type', 'application/json').send(document));
   const callers = new ApiCredentials(options.bus, options.credentials);
