@@ -1,4 +1,5 @@
 export * from './bus';
+export * from './caching';
 export * from './config';
 export * from './credentials';
 export * from './crypto';

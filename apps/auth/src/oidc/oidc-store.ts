@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { type KvSecrets, VersionedSecretKeys, withoutTenant } from '@strongroom/platform';
+import { type KvSecrets, ReadThroughCache, VersionedSecretKeys, withoutTenant } from '@strongroom/platform';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { DataSource } from 'typeorm';
 
@@ -47,14 +47,20 @@ interface PayloadRow {
  */
 export class OidcStore {
   private readonly digestKeys: VersionedSecretKeys;
-  private readonly clients: ClientMetadataCache;
+  private readonly clients: ReadThroughCache<string, AdapterPayload | undefined>;
 
   constructor(private readonly options: OidcStoreOptions) {
     this.digestKeys = new VersionedSecretKeys(options.secrets, OIDC_DIGEST_KEY_PATH);
-    this.clients = new ClientMetadataCache(
-      options.clientCacheTtlMs ?? CLIENT_CACHE_TTL_MS_MAX,
-      options.clockMs ?? (() => performance.now()),
-    );
+    const ttlMs = options.clientCacheTtlMs ?? CLIENT_CACHE_TTL_MS_MAX;
+    if (!(ttlMs >= 0 && ttlMs <= CLIENT_CACHE_TTL_MS_MAX))
+      throw new RangeError(`clientCacheTtlMs must be within 0..${CLIENT_CACHE_TTL_MS_MAX}, got ${ttlMs}`);
+    this.clients = new ReadThroughCache({
+      ttlMs,
+      entriesMax: CLIENT_CACHE_ENTRIES_MAX,
+      // An unknown client is never remembered: one registered a moment later works at once.
+      cacheable: (metadata) => metadata !== undefined,
+      ...(options.clockMs !== undefined ? { nowMs: options.clockMs } : {}),
+    });
   }
 
   /** The class oidc-provider instantiates once per model name. */
@@ -151,8 +157,10 @@ export class OidcStore {
    * introspection and revocation request looks its client up, and a transaction of four round
    * trips per request held issuance under 900 tokens/s on 2 cores (bench/oauth.bench.ts).
    */
-  findClient(clientId: string): Promise<AdapterPayload | undefined> {
-    return this.clients.lookup(clientId, () => this.readClient(clientId));
+  async findClient(clientId: string): Promise<AdapterPayload | undefined> {
+    const metadata = await this.clients.get(clientId, () => this.readClient(clientId));
+    // A copy per caller: the provider never shares an object with the cache.
+    return metadata === undefined ? undefined : structuredClone(metadata);
   }
 
   /** Drops a client's cached metadata at once (its revocation or change, seen by this process). */
@@ -192,53 +200,6 @@ export class OidcStore {
     if (!SECRET_ID_MODELS.has(model)) return id;
     const { key } = await this.digestKeys.currentKey();
     return createHmac('sha256', key).update(model).update('\0').update(id).digest('base64url');
-  }
-}
-
-interface CachedClient {
-  /** When the read began: the row it returns is at least this recent. */
-  readAtMs: number;
-  metadata: Promise<AdapterPayload | undefined>;
-}
-
-/**
- * Clients found in the last `ttlMs`. Lookups of one client in flight share one read; a client
- * not found is not remembered (one registered a moment later works at once).
- */
-class ClientMetadataCache {
-  private readonly entries = new Map<string, CachedClient>();
-
-  constructor(
-    private readonly ttlMs: number,
-    private readonly clockMs: () => number,
-  ) {
-    if (!(ttlMs >= 0 && ttlMs <= CLIENT_CACHE_TTL_MS_MAX))
-      throw new RangeError(`clientCacheTtlMs must be within 0..${CLIENT_CACHE_TTL_MS_MAX}, got ${ttlMs}`);
-  }
-
-  async lookup(clientId: string, read: () => Promise<AdapterPayload | undefined>) {
-    if (this.ttlMs === 0) return read();
-    const nowMs = this.clockMs();
-    let entry = this.entries.get(clientId);
-    if (entry === undefined || nowMs - entry.readAtMs >= this.ttlMs) {
-      this.entries.delete(clientId);
-      // The oldest entry is the first in insertion order.
-      if (this.entries.size >= CLIENT_CACHE_ENTRIES_MAX) this.entries.delete(this.entries.keys().next().value!);
-      const fresh: CachedClient = { readAtMs: nowMs, metadata: read() };
-      this.entries.set(clientId, fresh);
-      const forgetFresh = () => {
-        if (this.entries.get(clientId) === fresh) this.entries.delete(clientId);
-      };
-      fresh.metadata.then((found) => found === undefined && forgetFresh(), forgetFresh);
-      entry = fresh;
-    }
-    const metadata = await entry.metadata;
-    // A copy per caller: the provider never shares an object with the cache.
-    return metadata === undefined ? undefined : structuredClone(metadata);
-  }
-
-  forget(clientId: string): void {
-    this.entries.delete(clientId);
   }
 }
 

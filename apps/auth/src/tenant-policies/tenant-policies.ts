@@ -1,6 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { getTenant, type Tenant, type TenantSettings } from '@strongroom/contracts';
-import { credentialsOf, PlatformError, SERVICE_RESOURCES, type ServiceResources } from '@strongroom/platform';
+import {
+  credentialsOf,
+  PlatformError,
+  ReadThroughCache,
+  SERVICE_RESOURCES,
+  type ServiceResources,
+} from '@strongroom/platform';
 
 export interface TenantPolicy {
   status: Tenant['status'];
@@ -20,36 +26,24 @@ const ENTRIES_MAX = 10_000;
  */
 @Injectable()
 export class TenantPolicies {
-  private readonly cache = new Map<string, { policy: TenantPolicy; fetchedAtMs: number }>();
-  private readonly inFlight = new Map<string, Promise<TenantPolicy>>();
+  private readonly cache = new ReadThroughCache<string, TenantPolicy>({
+    ttlMs: TENANT_POLICY_TTL_MS,
+    entriesMax: ENTRIES_MAX,
+  });
 
   constructor(@Inject(SERVICE_RESOURCES) private readonly resources: ServiceResources) {}
 
-  async policyOf(tenantId: string): Promise<TenantPolicy> {
-    const cached = this.cache.get(tenantId);
-    if (cached !== undefined && Date.now() - cached.fetchedAtMs < TENANT_POLICY_TTL_MS) return cached.policy;
-    let pending = this.inFlight.get(tenantId);
-    if (pending === undefined) {
-      const fetchedAtMs = Date.now();
-      pending = this.fetch(tenantId)
-        .then((policy) => {
-          if (this.cache.size >= ENTRIES_MAX) this.cache.delete(this.cache.keys().next().value!);
-          this.cache.set(tenantId, { policy, fetchedAtMs });
-          return policy;
-        })
-        .finally(() => this.inFlight.delete(tenantId));
-      this.inFlight.set(tenantId, pending);
-    }
-    return pending;
+  policyOf(tenantId: string): Promise<TenantPolicy> {
+    return this.cache.get(tenantId, () => this.fetch(tenantId));
   }
 
   /** The last known policy without asking (for oidc-provider's synchronous TTL hooks). */
   peek(tenantId: string): TenantPolicy | undefined {
-    return this.cache.get(tenantId)?.policy;
+    return this.cache.peek(tenantId);
   }
 
   forget(tenantId: string): void {
-    this.cache.delete(tenantId);
+    this.cache.forget(tenantId);
   }
 
   /** Refuses anything for a suspended tenant (FORBIDDEN, reason TENANT_SUSPENDED). */
