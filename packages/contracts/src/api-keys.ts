@@ -16,6 +16,19 @@ import { environmentSchema } from './tokens';
  * as a peppered HMAC; request signing with a separate signing secret, encrypted at rest.
  */
 
+/** A key's public prefix names its environment (`sr_test_…`, `sr_live_…`); secret scanners match it. */
+export const API_KEY_PREFIXES = { sandbox: 'sr_test', production: 'sr_live' } as const satisfies Record<
+  z.infer<typeof environmentSchema>,
+  string
+>;
+
+/** The environment a presented key's prefix names, or undefined when it names none. */
+export function environmentOfApiKey(presented: string): z.infer<typeof environmentSchema> | undefined {
+  if (presented.startsWith(`${API_KEY_PREFIXES.production}_`)) return 'production';
+  if (presented.startsWith(`${API_KEY_PREFIXES.sandbox}_`)) return 'sandbox';
+  return undefined;
+}
+
 /** The gateway maps a tier to its limits; the key only names it. */
 export const API_KEY_RATE_LIMIT_TIERS = ['basic', 'standard', 'premium'] as const;
 export const apiKeyRateLimitTierSchema = z.enum(API_KEY_RATE_LIMIT_TIERS);

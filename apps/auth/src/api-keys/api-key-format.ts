@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import type { Environment } from '@strongroom/contracts';
+import { API_KEY_PREFIXES, type Environment } from '@strongroom/contracts';
 import { ApiKeyError } from './api-key-errors';
 
 /**
@@ -13,12 +13,9 @@ const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 export const API_KEY_ID_LENGTH = 12;
 export const API_KEY_SECRET_LENGTH = 43;
 const CHECKSUM_LENGTH = 6;
-export const API_KEY_LENGTH = 'sr_test_'.length + API_KEY_ID_LENGTH + 1 + API_KEY_SECRET_LENGTH + CHECKSUM_LENGTH;
+export const API_KEY_LENGTH =
+  `${API_KEY_PREFIXES.sandbox}_`.length + API_KEY_ID_LENGTH + 1 + API_KEY_SECRET_LENGTH + CHECKSUM_LENGTH;
 
-const PREFIX_BY_ENVIRONMENT = { sandbox: 'sr_test', production: 'sr_live' } as const satisfies Record<
-  Environment,
-  string
->;
 const API_KEY_PATTERN = /^sr_(test|live)_([0-9A-Za-z]{12})_([0-9A-Za-z]{43})([0-9A-Za-z]{6})$/;
 
 export interface ParsedApiKey {
@@ -32,7 +29,7 @@ export interface ParsedApiKey {
 }
 
 export function formatApiKey(environment: Environment, keyId: string, secret: string): string {
-  const body = `${PREFIX_BY_ENVIRONMENT[environment]}_${keyId}_${secret}`;
+  const body = `${API_KEY_PREFIXES[environment]}_${keyId}_${secret}`;
   const key = `${body}${checksumOf(body)}`;
   // Assert the positive space: whatever we format, we parse back.
   if (!API_KEY_PATTERN.test(key)) throw new ApiKeyError('INVALID_INPUT', { field: 'keyId or secret' });

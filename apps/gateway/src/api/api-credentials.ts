@@ -1,6 +1,7 @@
 import {
   authenticateApiKey,
   type Environment,
+  environmentOfApiKey,
   HEADERS,
   REQUEST_SIGNING_HEADERS,
   sha256Hex,
@@ -54,7 +55,8 @@ export class ApiCredentials {
       if (typeof value === 'string') signing[name] = value;
     }
     const [path = '/', query = ''] = splitOnce(request.url, '?');
-    const keyEnvironment: Environment = apiKey.startsWith('sr_live_') ? 'production' : 'sandbox';
+    // Auth refuses a key whose prefix names no environment (MALFORMED) before anything else.
+    const keyEnvironment: Environment = environmentOfApiKey(apiKey) ?? 'sandbox';
     const exchanged = await this.bus.request(
       authenticateApiKey,
       {
