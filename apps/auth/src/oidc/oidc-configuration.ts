@@ -129,7 +129,10 @@ export function oidcConfiguration(input: OidcConfigurationInput): Configuration 
       if (metadata === undefined) return undefined;
       let permissions = permissionsOfToken(metadata.permissions, token.scope);
       if ('accountId' in token && typeof token.accountId === 'string') {
-        const roles = permissionsOfRoles((await input.rolesOf(metadata.tenant_id, token.accountId)) ?? []);
+        // The account findAccount loaded for this very request carries its roles: no second read.
+        const account = ctx.oidc.account as unknown as { accountId?: string; roles?: string[] } | undefined;
+        const known = account?.accountId === token.accountId ? account.roles : undefined;
+        const roles = permissionsOfRoles(known ?? (await input.rolesOf(metadata.tenant_id, token.accountId)) ?? []);
         permissions = permissions.filter((permission) => roles.has(permission as Permission));
       }
       return { tenant_id: metadata.tenant_id, env: metadata.environment, permissions };
@@ -137,8 +140,9 @@ export function oidcConfiguration(input: OidcConfigurationInput): Configuration 
     // Accounts are the users of the client's tenant (RLS scopes the lookup to it).
     findAccount: async (ctx, sub) => {
       const metadata = metadataOf(ctx);
-      if (metadata === undefined || (await input.rolesOf(metadata.tenant_id, sub)) === undefined) return undefined;
-      return { accountId: sub, claims: () => ({ sub }) };
+      const roles = metadata === undefined ? undefined : await input.rolesOf(metadata.tenant_id, sub);
+      if (roles === undefined) return undefined;
+      return { accountId: sub, roles, claims: () => ({ sub }) };
     },
     // Clients are registered by their tenant's administrators (first party): signing in grants
     // what the client may do, no consent screen. The user's roles narrow it in the token.
