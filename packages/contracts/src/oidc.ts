@@ -18,6 +18,8 @@ export const OIDC_ROUTES = {
   pushedAuthorizationRequest: '/oauth/par',
   endSession: '/oauth/logout',
   interaction: '/oauth/interaction',
+  /** Invitation links: the invited user chooses a password there. */
+  invitations: '/oauth/invitations',
 } as const;
 
 /** Requests to these paths (and below `/oauth/`) are OIDC exchanges. */

@@ -1,3 +1,4 @@
+import { OIDC_ROUTES } from '@strongroom/contracts';
 import { PlatformError } from '@strongroom/platform';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { escapeHtml, readForm, renderPage } from '../oidc/html-page';
@@ -6,8 +7,8 @@ import { checkPasswordPolicy } from '../passwords/password-policy';
 import type { InvitationsRepository } from './invitations.repository';
 
 /** Under `/oauth/` so the gateway forwards it to auth with the rest of the sign-in surface. */
-export const INVITATION_PATH_PREFIX = '/oauth/invitations/';
-const INVITATION_PATH = /^\/oauth\/invitations\/([A-Za-z0-9_-]{1,64})$/;
+export const INVITATION_PATH_PREFIX = `${OIDC_ROUTES.invitations}/`;
+const INVITATION_PATH = new RegExp(`^${OIDC_ROUTES.invitations}/([A-Za-z0-9_-]{1,64})$`);
 const FORM_BYTES_MAX = 2_048;
 const NOT_OPEN = 'This invitation is not valid: it was used, it expired, or the link is incomplete. Ask for a new one.';
 
