@@ -1,5 +1,5 @@
 import { validate } from '@readme/openapi-parser';
-import { API_ROUTES } from '../src/api/api-routes';
+import { API_ROUTES } from '../src/api/api-route-table';
 import { openApiDocument, openApiPathOf } from '../src/api/openapi-document';
 
 describe('the OpenAPI document (generated from the route table and the contracts)', () => {

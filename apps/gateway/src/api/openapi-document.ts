@@ -6,7 +6,7 @@ import {
   REQUEST_SIGNING_HEADERS,
 } from '@strongroom/contracts';
 import { z } from 'zod';
-import type { ApiRoute } from './api-routes';
+import type { ApiRoute } from './api-route-table';
 
 type JsonSchema = Record<string, unknown>;
 

@@ -1,0 +1,136 @@
+import {
+  changeCardPin,
+  createApiKey,
+  createClient,
+  type Environment,
+  environmentSchema,
+  getTenant,
+  inviteUser,
+  listApiKeys,
+  type RequestContract,
+  registerCard,
+  revokeApiKey,
+  revokeTokens,
+  rotateApiKey,
+  unlockCard,
+  verifyCardPin,
+} from '@strongroom/contracts';
+import type { FastifyRequest } from 'fastify';
+
+/** One API route: the contract it forwards to (and so the permission it requires) and how its input is read. */
+export interface ApiRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  contract: RequestContract;
+  status?: number;
+  input(request: FastifyRequest): unknown;
+  /** Query parameters it reads (for the OpenAPI document). */
+  query?: readonly string[];
+  /** The environment of the resource addressed, when it has one: a credential of the other one is refused. */
+  environment?(request: FastifyRequest): Environment | undefined;
+}
+
+const params = (request: FastifyRequest) => request.params as Record<string, string>;
+const bodyObject = (request: FastifyRequest): Record<string, unknown> =>
+  typeof request.body === 'object' && request.body !== null && !Array.isArray(request.body)
+    ? (request.body as Record<string, unknown>)
+    : {};
+const queryObject = (request: FastifyRequest) => request.query as Record<string, string | undefined>;
+const environmentIn = (value: unknown) => {
+  const parsed = environmentSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+};
+const cardOf = (request: FastifyRequest) => ({ tenantId: params(request).tenantId, cardId: params(request).cardId });
+const numberIn = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+
+/** The API today; every route names a contract, so none exists without a permission (deny by default). */
+export const API_ROUTES: readonly ApiRoute[] = [
+  {
+    method: 'GET',
+    url: '/v1/tenants/:tenantId',
+    contract: getTenant,
+    input: (request) => ({ tenantId: params(request).tenantId }),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/clients',
+    contract: createClient,
+    status: 201,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+    environment: (request) => environmentIn(bodyObject(request).environment),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/api-keys',
+    contract: createApiKey,
+    status: 201,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+    environment: (request) => environmentIn(bodyObject(request).environment),
+  },
+  {
+    method: 'GET',
+    url: '/v1/tenants/:tenantId/api-keys',
+    contract: listApiKeys,
+    query: ['environment', 'limit', 'after'],
+    input: (request) => {
+      const query = queryObject(request);
+      return {
+        tenantId: params(request).tenantId,
+        ...(query.environment !== undefined ? { environment: query.environment } : {}),
+        ...(query.limit !== undefined ? { limit: numberIn(query.limit) } : {}),
+        ...(query.after !== undefined ? { afterKeyId: query.after } : {}),
+      };
+    },
+    environment: (request) => environmentIn(queryObject(request).environment),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/api-keys/:keyId/rotate',
+    contract: rotateApiKey,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId, keyId: params(request).keyId }),
+  },
+  {
+    method: 'DELETE',
+    url: '/v1/tenants/:tenantId/api-keys/:keyId',
+    contract: revokeApiKey,
+    input: (request) => ({ tenantId: params(request).tenantId, keyId: params(request).keyId }),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/token-revocations',
+    contract: revokeTokens,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/invitations',
+    contract: inviteUser,
+    status: 201,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/cards',
+    contract: registerCard,
+    status: 201,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/cards/:cardId/pin-verifications',
+    contract: verifyCardPin,
+    input: (request) => ({ ...bodyObject(request), ...cardOf(request) }),
+  },
+  {
+    method: 'PUT',
+    url: '/v1/tenants/:tenantId/cards/:cardId/pin',
+    contract: changeCardPin,
+    input: (request) => ({ ...bodyObject(request), ...cardOf(request) }),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/cards/:cardId/unlock',
+    contract: unlockCard,
+    input: (request) => cardOf(request),
+  },
+];
