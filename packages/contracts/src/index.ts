@@ -8,6 +8,7 @@ export * from './headers';
 export * from './health';
 export * from './oidc';
 export * from './permissions';
+export * from './rate-plans';
 export * from './request-signing';
 export * from './service-tokens';
 export * from './services';

@@ -16,6 +16,9 @@ import {
   verifyCardPin,
 } from '@strongroom/contracts';
 import type { FastifyRequest } from 'fastify';
+import { ACCESS_CONTROL_ROUTES } from './access-control-routes';
+import { bodyObject, cardOf, environmentIn, numberIn, params, queryObject } from './route-input';
+import { TENANT_ROUTES } from './tenant-routes';
 
 /** One API route: the contract it forwards to (and so the permission it requires) and how its input is read. */
 export interface ApiRoute {
@@ -30,21 +33,10 @@ export interface ApiRoute {
   environment?(request: FastifyRequest): Environment | undefined;
 }
 
-const params = (request: FastifyRequest) => request.params as Record<string, string>;
-const bodyObject = (request: FastifyRequest): Record<string, unknown> =>
-  typeof request.body === 'object' && request.body !== null && !Array.isArray(request.body)
-    ? (request.body as Record<string, unknown>)
-    : {};
-const queryObject = (request: FastifyRequest) => request.query as Record<string, string | undefined>;
-const environmentIn = (value: unknown) => {
-  const parsed = environmentSchema.safeParse(value);
-  return parsed.success ? parsed.data : undefined;
-};
-const cardOf = (request: FastifyRequest) => ({ tenantId: params(request).tenantId, cardId: params(request).cardId });
-const numberIn = (value: string | undefined) => (value === undefined ? undefined : Number(value));
-
 /** The API today; every route names a contract, so none exists without a permission (deny by default). */
 export const API_ROUTES: readonly ApiRoute[] = [
+  ...TENANT_ROUTES,
+  ...ACCESS_CONTROL_ROUTES,
   {
     method: 'GET',
     url: '/v1/tenants/:tenantId',
