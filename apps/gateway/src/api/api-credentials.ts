@@ -3,7 +3,9 @@ import {
   type Environment,
   environmentOfApiKey,
   HEADERS,
+  type RatePlanName,
   REQUEST_SIGNING_HEADERS,
+  type ResponseOf,
   sha256Hex,
 } from '@strongroom/contracts';
 import { type BusClient, PlatformError, type Principal, type ProcessCredentials } from '@strongroom/platform';
@@ -14,6 +16,10 @@ export interface CallerCredential {
   /** `Bearer <jwt>` forwarded on the bus (the client's own token, or the one its API key was exchanged for). */
   authorization: string;
   principal: Principal;
+  /** Set when the caller presented an API key: its id and the rate tier it names. */
+  apiKey?: { keyId: string; rateLimitTier: RatePlanName };
+  /** The rate plan of the caller's tenant environment, when known (tenants service). */
+  environmentRatePlan?: RatePlanName;
 }
 
 /**
@@ -32,22 +38,29 @@ export class ApiCredentials {
     const bearer = request.headers[HEADERS.authorization];
     if (apiKey !== undefined && bearer !== undefined)
       throw PlatformError.validation('Send either an API key or a bearer token, not both');
-    const authorization =
-      apiKey === undefined ? bearer : await this.exchangeApiKey(request, apiKey, resourceEnvironment);
+    const exchanged =
+      apiKey === undefined ? undefined : await this.exchangeApiKey(request, apiKey, resourceEnvironment);
+    const authorization = exchanged === undefined ? bearer : `Bearer ${exchanged.accessToken}`;
     const principal = await this.credentials.verifier.verify(authorization);
     // A sandbox credential never touches production resources, and the other way round.
     if (resourceEnvironment !== undefined && principal.environment !== resourceEnvironment)
       throw PlatformError.forbidden(`This credential belongs to ${principal.environment}, not ${resourceEnvironment}`, {
         reason: 'WRONG_ENVIRONMENT',
       });
-    return { authorization: authorization!, principal };
+    return {
+      authorization: authorization!,
+      principal,
+      ...(exchanged !== undefined
+        ? { apiKey: { keyId: exchanged.keyId, rateLimitTier: exchanged.rateLimitTier } }
+        : {}),
+    };
   }
 
   private async exchangeApiKey(
     request: FastifyRequest,
     apiKey: string | string[],
     resourceEnvironment: Environment | undefined,
-  ): Promise<string> {
+  ): Promise<ResponseOf<typeof authenticateApiKey>> {
     if (typeof apiKey !== 'string') throw PlatformError.unauthenticated();
     const signing: Record<string, string> = { [REQUEST_SIGNING_HEADERS.apiKey]: apiKey };
     for (const name of Object.values(REQUEST_SIGNING_HEADERS)) {
@@ -57,7 +70,7 @@ export class ApiCredentials {
     const [path = '/', query = ''] = splitOnce(request.url, '?');
     // Auth refuses a key whose prefix names no environment (MALFORMED) before anything else.
     const keyEnvironment: Environment = environmentOfApiKey(apiKey) ?? 'sandbox';
-    const exchanged = await this.bus.request(
+    return this.bus.request(
       authenticateApiKey,
       {
         environment: resourceEnvironment ?? keyEnvironment,
@@ -69,7 +82,6 @@ export class ApiCredentials {
       },
       { requestId: String(request.id), credential: await this.credentials.asService.authorization() },
     );
-    return `Bearer ${exchanged.accessToken}`;
   }
 }
 
