@@ -1,8 +1,15 @@
 import { Module } from '@nestjs/common';
-import { healthControllerFor } from '@strongroom/platform';
+import { healthControllerFor, RegionalDatabases, regionalDatabasesProvider } from '@strongroom/platform';
+import { migrations } from '../migrations';
 
-/** The ledger service. Its domain aggregates arrive with their issues; today it answers health checks. */
+/**
+ * The ledger service. Its domain aggregates arrive with their issues; today it answers health checks
+ * and opens its tenants' regional databases (data residency: docs/residency.md), which its
+ * repositories reach through `RegionalDatabases.withTenant`.
+ */
 @Module({
   controllers: [healthControllerFor('ledger')],
+  providers: [regionalDatabasesProvider({ service: 'ledger', migrations })],
+  exports: [RegionalDatabases],
 })
 export class LedgerModule {}

@@ -244,9 +244,9 @@ describe('bus permissions', () => {
     const ledger = await connectAs('ledger');
     const violation = nextPermissionViolation(ledger);
 
-    ledger.publish('tenants.v1.health.check', codec.encode('{}'));
+    ledger.publish('kyc.v1.health.check', codec.encode('{}'));
 
-    await expect(violation).resolves.toBe('publish tenants.v1.health.check');
+    await expect(violation).resolves.toBe('publish kyc.v1.health.check');
   });
 
   it('carries revocation events from auth to every service through JetStream, and only the operator manages streams', async () => {

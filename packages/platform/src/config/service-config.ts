@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { BackendServiceName, ServiceName } from '@strongroom/contracts';
+import { type BackendServiceName, REGIONS, type ServiceName } from '@strongroom/contracts';
 import { z } from 'zod';
 import { booleanFlag, optionalString, portNumber } from './load-config';
 
@@ -65,6 +65,68 @@ export function backendConfigSchema(service: BackendServiceName) {
     DATABASE_RUNTIME_URL: postgresUrl,
     DATABASE_MIGRATION_URL: optionalString.pipe(postgresUrl.optional()),
     MIGRATE_ON_START: booleanFlag.default(true),
+  });
+}
+
+/** A data-residency region (REGIONS in contracts); `default` is the service's own database. */
+export type Region = (typeof REGIONS)[number];
+/** The regions that may have a database of their own. */
+export const ROUTABLE_REGIONS = REGIONS.filter((region) => region !== 'default') as Exclude<Region, 'default'>[];
+export type RoutableRegion = (typeof ROUTABLE_REGIONS)[number];
+
+/** Next to DATABASE_RUNTIME_URL / DATABASE_MIGRATION_URL: the same pair suffixed with the region (`_KE`). */
+export function regionDatabaseVariables(region: RoutableRegion): { runtime: string; migration: string } {
+  const suffix = region.toUpperCase();
+  return { runtime: `DATABASE_RUNTIME_URL_${suffix}`, migration: `DATABASE_MIGRATION_URL_${suffix}` };
+}
+
+export interface RegionDatabaseUrls {
+  runtimeUrl: string;
+  /** The owner role of that region's database, when this service migrates it itself. */
+  migrationUrl?: string;
+}
+export type RegionalDatabaseUrls = Partial<Record<RoutableRegion, RegionDatabaseUrls>>;
+
+const REGION_DATABASE_VARIABLE = /^DATABASE_(RUNTIME|MIGRATION)_URL_(.+)$/;
+
+/**
+ * The per-region databases of a service that keeps tenant data in its tenant's region (DESIGN
+ * "Data residency"). Read from the whole environment, so a variable naming no region (a typo
+ * that would silently route a region's tenants to the default database) stops the process.
+ */
+export function regionalDatabasesConfigSchema() {
+  return z.record(z.string(), z.string().optional()).transform((env, context) => {
+    const urls: Partial<Record<RoutableRegion, Partial<RegionDatabaseUrls>>> = {};
+    for (const [variable, value] of Object.entries(env)) {
+      const match = REGION_DATABASE_VARIABLE.exec(variable);
+      if (match === null || value === undefined || value.trim() === '') continue;
+      const [, kind, suffix] = match;
+      const region = ROUTABLE_REGIONS.find((candidate) => candidate.toUpperCase() === suffix);
+      if (region === undefined) {
+        const message =
+          suffix === 'DEFAULT'
+            ? `the default region's database is DATABASE_${kind}_URL`
+            : `names no region; the regions are ${ROUTABLE_REGIONS.map((r) => r.toUpperCase()).join(', ')}`;
+        context.addIssue({ code: 'custom', path: [variable], message });
+        continue;
+      }
+      if (!postgresUrl.safeParse(value).success) {
+        context.addIssue({ code: 'custom', path: [variable], message: 'must be a postgres:// URL' });
+        continue;
+      }
+      urls[region] = { ...urls[region], [kind === 'RUNTIME' ? 'runtimeUrl' : 'migrationUrl']: value };
+    }
+    const regional: RegionalDatabaseUrls = {};
+    for (const region of ROUTABLE_REGIONS) {
+      const { runtimeUrl, migrationUrl } = urls[region] ?? {};
+      if (runtimeUrl !== undefined)
+        regional[region] = migrationUrl === undefined ? { runtimeUrl } : { runtimeUrl, migrationUrl };
+      else if (migrationUrl !== undefined) {
+        const variables = regionDatabaseVariables(region);
+        context.addIssue({ code: 'custom', path: [variables.migration], message: `needs ${variables.runtime} too` });
+      }
+    }
+    return regional;
   });
 }
 

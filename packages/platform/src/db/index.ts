@@ -2,5 +2,8 @@ export * from './data-source';
 export * from './identifiers';
 export * from './migration-sql';
 export * from './provision';
+export * from './regional-databases';
+export * from './regional-databases-provider';
 export * from './sql-errors';
 export * from './tenant-context';
+export * from './tenant-regions';

@@ -20,6 +20,7 @@ export function dependencyChecks(resources: ServiceResources): Record<string, Re
       return true;
     };
   }
+  for (const [name, check] of resources.readinessChecks ?? []) checks[name] = check;
   return checks;
 }
 

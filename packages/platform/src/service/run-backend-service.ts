@@ -78,6 +78,7 @@ export async function runBackendService(spec: BackendServiceSpec, env = process.
   busHandlerHooks.reportUnexpected = (subject, error) => logger.error({ subject, err: error }, 'handler failed');
 
   const opened: ServiceResources = {
+    readinessChecks: new Map(),
     service: spec.service,
     version: spec.version,
     startedAtMs: Date.now(),

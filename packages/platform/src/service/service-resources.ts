@@ -5,6 +5,7 @@ import type { DataSource } from 'typeorm';
 import type { BusClient } from '../bus/bus-client';
 import type { CommonConfig } from '../config/service-config';
 import type { ProcessCredentials } from '../credentials/process-credentials';
+import type { ReadinessCheck } from '../health/ops-server';
 import type { SecretsProvider } from '../secrets/secrets-provider';
 
 /** Nest injection token of the resources the platform opened for a service. */
@@ -28,6 +29,8 @@ export interface ServiceResources {
    * started by runBackendService or runGateway has them; optional so tests can build resources.
    */
   readonly credentials?: ProcessCredentials;
+  /** Readiness checks a module adds at start (e.g. one per regional database), next to bus and db. */
+  readonly readinessChecks?: Map<string, ReadinessCheck>;
 }
 
 /** The process's credentials (every running service and the gateway has them). */
