@@ -6,6 +6,7 @@ import { Login1764028800300 } from './1764028800300-login';
 import { Cards1764028800400 } from './1764028800400-cards';
 import { Invitations1764028800500 } from './1764028800500-invitations';
 import { RecoveryCodes1764028800600 } from './1764028800600-recovery-codes';
+import { CustomRoles1764028800700 } from './1764028800700-custom-roles';
 
 /** In order; TypeORM records each by name in `schema_migrations`. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   Cards1764028800400,
   Invitations1764028800500,
   RecoveryCodes1764028800600,
+  CustomRoles1764028800700,
 ];

@@ -7,10 +7,14 @@ import { CardsHandler } from './cards/cards.handler';
 import { cardsProviders } from './cards/cards.providers';
 import { ClientsHandler } from './clients/clients.handler';
 import { ClientsRepository } from './clients/clients.repository';
+import { MembershipsHandler } from './memberships/memberships.handler';
+import { MembershipsRepository } from './memberships/memberships.repository';
 import { OidcStoreCleanup, oidcProviders } from './oidc/oidc.providers';
 import { OidcExchangeHandler } from './oidc/oidc-exchange.handler';
 import { TokenRevocationsHandler } from './revocations/token-revocations.handler';
 import { TokenRevocationsRepository } from './revocations/token-revocations.repository';
+import { CustomRolesRepository } from './roles/custom-roles.repository';
+import { RolesHandler } from './roles/roles.handler';
 import { ServiceTokensModule } from './service-tokens/service-tokens.module';
 import { JwksHandler } from './signing-keys/jwks.handler';
 import { SigningKeyStore } from './signing-keys/signing-key-store';
@@ -19,7 +23,7 @@ import { TenantSuspensions } from './tenant-policies/tenant-suspensions';
 import { UsersHandler } from './users/users.handler';
 import { UsersRepository } from './users/users.repository';
 
-/** The auth service: OAuth2/OIDC (oidc-provider), clients, users, API keys, token-signing keys. */
+/** The auth service: OAuth2/OIDC (oidc-provider), clients, users, roles and memberships, API keys, token-signing keys. */
 @Module({
   imports: [ServiceTokensModule],
   controllers: [
@@ -31,6 +35,8 @@ import { UsersRepository } from './users/users.repository';
     ApiKeysHandler,
     CardsHandler,
     TokenRevocationsHandler,
+    RolesHandler,
+    MembershipsHandler,
   ],
   providers: [
     UsersRepository,
@@ -44,6 +50,8 @@ import { UsersRepository } from './users/users.repository';
     TokenRevocationsRepository,
     TenantPolicies,
     TenantSuspensions,
+    CustomRolesRepository,
+    MembershipsRepository,
   ],
 })
 export class AuthModule {}

@@ -225,7 +225,7 @@ describe('deny by default on the bus (real mTLS nats-server, real verifier over 
     const own = await new BusClient(gateway, { defaultTimeoutMs: 2_000 }).request(issueServiceToken, {});
     expect(decodeJwt(own.accessToken)).toMatchObject({
       sub: 'service:gateway',
-      permissions: ['auth.api-keys.authenticate'],
+      permissions: ['auth.api-keys.authenticate', 'tenants.environments.read'],
     });
   });
 });

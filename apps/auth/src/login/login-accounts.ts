@@ -87,14 +87,6 @@ export class PgLoginAccounts implements LoginAccounts {
     };
   }
 
-  /** The roles of a user (for the claims of its tokens), or undefined when it is gone. */
-  async rolesOf(tenantId: string, userId: string): Promise<string[] | undefined> {
-    const rows: Array<{ roles: string[] }> = await withTenant(this.dataSource, tenantId, (manager) =>
-      manager.query('SELECT roles FROM users WHERE id = $1', [userId]),
-    );
-    return rows[0]?.roles;
-  }
-
   async savePendingTotp(tenantId: string, userId: string, secret: string): Promise<void> {
     const ciphertext = await this.encryption.encrypt({ tenantId, purpose: TOTP_PURPOSE }, secret);
     await withTenant(this.dataSource, tenantId, (manager) =>

@@ -4,10 +4,10 @@ import {
   OIDC_ROUTES,
   PERMISSIONS,
   type Permission,
-  permissionsOfRoles,
 } from '@strongroom/contracts';
 import type { JWK } from 'jose';
 import { type Adapter, type ClientMetadata, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { type UserAccess, waitOutAccessChange } from '../roles/user-access';
 import type { SigningAlgorithm } from '../signing-keys/signing-key-ring';
 import type { TenantPolicy } from '../tenant-policies/tenant-policies';
 
@@ -37,8 +37,11 @@ export interface OidcConfigurationInput {
   /** A tenant's status and token settings (cached ≤ 1 s); `peek` answers from the cache only. */
   tenantPolicyOf(tenantId: string): Promise<TenantPolicy>;
   peekTenantPolicy(tenantId: string): TenantPolicy | undefined;
-  /** A user's roles in a tenant, or undefined when the user is gone (its grants then stop working). */
-  rolesOf(tenantId: string, userId: string): Promise<string[] | undefined>;
+  /**
+   * A user's roles and the permissions of its predefined and custom roles in a tenant, or
+   * undefined when the user is gone (its grants then stop working).
+   */
+  accessOf(tenantId: string, userId: string): Promise<UserAccess | undefined>;
 }
 
 type ClientWithMetadata = { clientId: string; metadata(): StrongroomClientMetadata };
@@ -129,20 +132,22 @@ export function oidcConfiguration(input: OidcConfigurationInput): Configuration 
       if (metadata === undefined) return undefined;
       let permissions = permissionsOfToken(metadata.permissions, token.scope);
       if ('accountId' in token && typeof token.accountId === 'string') {
-        // The account findAccount loaded for this very request carries its roles: no second read.
-        const account = ctx.oidc.account as unknown as { accountId?: string; roles?: string[] } | undefined;
-        const known = account?.accountId === token.accountId ? account.roles : undefined;
-        const roles = permissionsOfRoles(known ?? (await input.rolesOf(metadata.tenant_id, token.accountId)) ?? []);
-        permissions = permissions.filter((permission) => roles.has(permission as Permission));
+        // Read afresh, after oidc-provider fixed this token's `iat`: a role change committed before
+        // the read is in these permissions, and one committed after it revokes this token.
+        const access = await input.accessOf(metadata.tenant_id, token.accountId);
+        permissions = permissions.filter((permission) => access?.permissions.has(permission as Permission) ?? false);
       }
       return { tenant_id: metadata.tenant_id, env: metadata.environment, permissions };
     },
     // Accounts are the users of the client's tenant (RLS scopes the lookup to it).
     findAccount: async (ctx, sub) => {
       const metadata = metadataOf(ctx);
-      const roles = metadata === undefined ? undefined : await input.rolesOf(metadata.tenant_id, sub);
-      if (roles === undefined) return undefined;
-      return { accountId: sub, roles, claims: () => ({ sub }) };
+      const access = metadata === undefined ? undefined : await input.accessOf(metadata.tenant_id, sub);
+      if (access === undefined) return undefined;
+      // Runs before the token's `iat` is stamped: right after the user's access narrowed, wait for
+      // the next second so the new token is not covered by that revocation (docs/identity.md).
+      await waitOutAccessChange(access.accessChangedAt);
+      return { accountId: sub, roles: access.roles, claims: () => ({ sub }) };
     },
     // Clients are registered by their tenant's administrators (first party): signing in grants
     // what the client may do, no consent screen. The user's roles narrow it in the token.

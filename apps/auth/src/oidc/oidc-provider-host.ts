@@ -15,7 +15,7 @@ import type { LoginService } from '../login/login-service';
 import { currentKey, publishedKeys, type SigningKey } from '../signing-keys/signing-key-ring';
 import type { TenantPolicies } from '../tenant-policies/tenant-policies';
 import { loginInteraction } from './login-interaction';
-import { oidcConfiguration, type StrongroomClientMetadata } from './oidc-configuration';
+import { type OidcConfigurationInput, oidcConfiguration, type StrongroomClientMetadata } from './oidc-configuration';
 import type { OidcStore } from './oidc-store';
 import type { StructuredTokens } from './structured-tokens';
 
@@ -27,7 +27,7 @@ export interface OidcProviderHostOptions {
   clientSecrets: PepperedHasher;
   cookieKeys: VersionedSecretKeys;
   structuredTokens: StructuredTokens;
-  rolesOf(tenantId: string, userId: string): Promise<string[] | undefined>;
+  accessOf: OidcConfigurationInput['accessOf'];
   tenantPolicies: TenantPolicies;
   /** The sign-in of the authorization-code flow. */
   login: LoginService;
@@ -122,7 +122,7 @@ export class OidcProviderHost {
         signingAlg: signing.alg,
         adapter: this.options.store.adapterClass(),
         cookieKeys: [cookieKey],
-        rolesOf: this.options.rolesOf,
+        accessOf: this.options.accessOf,
         tenantPolicyOf: (tenantId) => this.options.tenantPolicies.policyOf(tenantId),
         peekTenantPolicy: (tenantId) => this.options.tenantPolicies.peek(tenantId),
       }),

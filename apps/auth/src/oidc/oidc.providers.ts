@@ -20,6 +20,7 @@ import { AUTH_PEPPER_PATH } from '../auth-secrets';
 import { PgLoginAccounts } from '../login/login-accounts';
 import { loginRecordOf } from '../login/login-audit';
 import { LoginService } from '../login/login-service';
+import { UserAccessReader } from '../roles/user-access';
 import { publishedKeys } from '../signing-keys/signing-key-ring';
 import { SigningKeyStore } from '../signing-keys/signing-key-store';
 import { TenantPolicies } from '../tenant-policies/tenant-policies';
@@ -67,6 +68,7 @@ export const oidcProviders: Provider[] = [
       const { config, logger } = resources;
       const dataSource = dataSourceOf(resources);
       const accounts = new PgLoginAccounts(dataSource, resources.secrets);
+      const userAccess = new UserAccessReader(dataSource);
       const publish = (write: (manager: EntityManager) => Promise<unknown>) =>
         withoutTenant(dataSource, write).then(() => undefined);
       const login = new LoginService({
@@ -102,7 +104,7 @@ export const oidcProviders: Provider[] = [
         },
       });
       return new OidcProviderHost({
-        rolesOf: (tenantId, userId) => accounts.rolesOf(tenantId, userId),
+        accessOf: (tenantId, userId) => userAccess.accessOf(tenantId, userId),
         tenantPolicies,
         login,
         pages: [invitationAcceptance(new InvitationsRepository(dataSource, resources.secrets))],

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { INVITATION_TTL_SECONDS, type Role, type User } from '@strongroom/contracts';
+import { INVITATION_TTL_SECONDS, type User } from '@strongroom/contracts';
 import {
   conflictOnDuplicate,
   type KvSecrets,
@@ -18,7 +18,7 @@ const TOKEN = /^sr_inv_[A-Za-z0-9_-]{43}$/;
 export interface NewInvitation {
   tenantId: string;
   email: string;
-  roles: Role[];
+  roles: string[];
   invitedBy: string;
 }
 
@@ -26,7 +26,7 @@ export interface PendingInvitation {
   id: string;
   tenantId: string;
   email: string;
-  roles: Role[];
+  roles: string[];
 }
 
 /** Invitations in Postgres: created in the inviter's tenant, found by token digest, accepted once. */
@@ -59,7 +59,7 @@ export class InvitationsRepository {
   async findOpen(token: string): Promise<PendingInvitation | undefined> {
     if (!TOKEN.test(token)) return undefined;
     const digest = await this.digest(token);
-    const rows: Array<{ id: string; tenant_id: string; email: string; roles: Role[] }> = await withoutTenant(
+    const rows: Array<{ id: string; tenant_id: string; email: string; roles: string[] }> = await withoutTenant(
       this.dataSource,
       async (manager) => {
         await manager.query("SELECT set_config('app.invitation_digest', $1, true)", [digest]);

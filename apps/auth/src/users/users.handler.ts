@@ -11,6 +11,8 @@ import {
 } from '@strongroom/platform';
 import { hashPassword } from '../passwords/password-hashing';
 import { checkPasswordPolicy } from '../passwords/password-policy';
+import { CustomRolesRepository } from '../roles/custom-roles.repository';
+import { assertRolesExist, customRoleNamesOf } from '../roles/tenant-roles';
 import { INVITATION_PATH_PREFIX } from './invitation-page';
 import { InvitationsRepository } from './invitations.repository';
 import { assertMayGrantRoles } from './role-grants';
@@ -22,6 +24,7 @@ export class UsersHandler {
 
   constructor(
     private readonly users: UsersRepository,
+    private readonly customRoles: CustomRolesRepository,
     @Inject(SERVICE_RESOURCES) private readonly resources: ServiceResources,
   ) {
     this.invitations = new InvitationsRepository(dataSourceOf(resources), resources.secrets);
@@ -30,12 +33,12 @@ export class UsersHandler {
   /**
    * VALIDATION naming every password rule broken (common password, email in it, length), NOT_FOUND
    * when the tenant does not exist (asked of the tenants service) or is not the caller's,
-   * CONFLICT on a taken email.
+   * CONFLICT on a taken email, VALIDATION naming a role that is no role of the tenant.
    */
   @Handles(createUser)
   async create(input: RequestOf<typeof createUser>, context: BusRequestContext): Promise<User> {
     assertMayActOnTenant(context.principal, input.tenantId);
-    assertMayGrantRoles(context.principal!, input.roles);
+    await this.assertMayGiveRoles(input.tenantId, input.roles, context);
     const policy = checkPasswordPolicy(input.password, { email: input.email });
     if (!policy.ok)
       throw PlatformError.validation('The password breaks the password policy', { violations: policy.violations });
@@ -56,7 +59,7 @@ export class UsersHandler {
     context: BusRequestContext,
   ): Promise<ResponseOf<typeof inviteUser>> {
     assertMayActOnTenant(context.principal, input.tenantId);
-    assertMayGrantRoles(context.principal!, input.roles);
+    await this.assertMayGiveRoles(input.tenantId, input.roles, context);
     await this.resources.bus.request(
       getTenant,
       { tenantId: input.tenantId },
@@ -74,5 +77,16 @@ export class UsersHandler {
       expiresAt: invitation.expiresAt.toISOString(),
       acceptUrl: `${this.resources.config.PUBLIC_URL}${INVITATION_PATH_PREFIX}${invitation.token}`,
     };
+  }
+
+  /**
+   * Every role is predefined or one of the tenant's custom roles, and within the caller's own
+   * permissions. A custom role deleted between this check and the insert leaves a name that
+   * grants nothing (token issuance resolves names afresh).
+   */
+  private async assertMayGiveRoles(tenantId: string, roles: readonly string[], context: BusRequestContext) {
+    const customRoles = await this.customRoles.named(tenantId, customRoleNamesOf(roles));
+    assertRolesExist(roles, customRoles);
+    assertMayGrantRoles(context.principal!, roles, customRoles);
   }
 }
