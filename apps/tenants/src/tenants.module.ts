@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
 import { healthControllerFor } from '@strongroom/platform';
+import { EnvironmentsHandler } from './environments/environments.handler';
+import { EnvironmentsRepository } from './environments/environments.repository';
 import { TenantsHandler } from './tenants/tenants.handler';
 import { TenantsRepository } from './tenants/tenants.repository';
 
-/** The tenants service: the tenant registry (roles, environments and policies arrive with their issue). */
+/** The tenants service: the tenant registry and each tenant's environments (IP allowlist, rate plan). */
 @Module({
-  controllers: [healthControllerFor('tenants'), TenantsHandler],
-  providers: [TenantsRepository],
+  controllers: [healthControllerFor('tenants'), TenantsHandler, EnvironmentsHandler],
+  providers: [TenantsRepository, EnvironmentsRepository],
 })
 export class TenantsModule {}

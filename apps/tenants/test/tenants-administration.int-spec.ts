@@ -5,12 +5,18 @@ import { NestFactory } from '@nestjs/core';
 import {
   createTenant,
   getTenant,
+  getTenantEnvironment,
+  listTenantEnvironments,
+  listTenants,
   OPERATOR_IDENTITY,
+  PLATFORM_TENANT_ID,
   ROLE_PERMISSIONS,
   reactivateTenant,
   suspendTenant,
   type Tenant,
   type TenantSettings,
+  type TenantSettingsPatch,
+  updateTenantEnvironment,
   updateTenantSettings,
 } from '@strongroom/contracts';
 import {
@@ -40,7 +46,13 @@ import { TenantsModule } from '../src/tenants.module';
 @Module({ imports: [ServiceTokensModule], controllers: [JwksHandler], providers: [SigningKeyStore] })
 class AuthKeysModule {}
 
-const DEFAULT_SETTINGS = { accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 604_800 };
+const DEFAULT_SETTINGS: TenantSettings = {
+  accessTokenTtlSeconds: 900,
+  refreshTokenTtlSeconds: 604_800,
+  kycRetentionDays: 1_826,
+  auditRetentionDays: 2_557,
+  ratePlan: 'standard',
+};
 
 describe('tenant administration (real mTLS bus, real tokens, real Postgres)', () => {
   let slice: BareAuthSlice;
@@ -112,16 +124,25 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
     await slice?.stop();
   });
 
+  /** A platform administrator's token (of the platform tenant), as a super_admin signed in would hold. */
+  function platformAdmin(): Promise<string> {
+    return slice.userToken({
+      tenantId: PLATFORM_TENANT_ID,
+      permissions: ['tenants.tenants.list', 'tenants.environments.read', 'tenants.environments.update'],
+      subject: 'platform-admin-1',
+    });
+  }
+
   let slugs = 0;
   /** `settings` as sent: partial or out of bounds on purpose, so typed loosely and checked by the service. */
-  function create(settings?: Partial<Record<keyof TenantSettings, number>>): Promise<Tenant> {
+  function create(settings?: Partial<Record<keyof TenantSettings, number | string>>): Promise<Tenant> {
     slugs += 1;
     const slug = `tenant-${slugs}-${randomUUID().slice(0, 8)}`;
     return operator.request(createTenant, {
       slug,
       name: `Tenant ${slugs}`,
       region: 'ke',
-      ...(settings ? { settings: settings as TenantSettings } : {}),
+      ...(settings ? { settings: settings as unknown as TenantSettings } : {}),
     });
   }
 
@@ -143,7 +164,7 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
     expect(await stored(plain.id)).toEqual({ status: 'active', settings: DEFAULT_SETTINGS });
 
     const timed = await create({ accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 3600 });
-    expect(timed.settings).toEqual({ accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 3600 });
+    expect(timed.settings).toEqual({ ...DEFAULT_SETTINGS, accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 3600 });
     await expect(operator.request(getTenant, { tenantId: timed.id })).resolves.toEqual(timed);
     expect(await outboxOf(timed.id)).toEqual([{ subject: 'evt.tenants.v1.tenants.created', payload: timed }]);
 
@@ -161,7 +182,7 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
     await expect(create(settings)).rejects.toMatchObject({ code: 'VALIDATION' });
     const tenant = await create();
     await expect(
-      operator.request(updateTenantSettings, { tenantId: tenant.id, settings: settings as TenantSettings }),
+      operator.request(updateTenantSettings, { tenantId: tenant.id, settings: settings as TenantSettingsPatch }),
     ).rejects.toMatchObject({ code: 'VALIDATION' });
     expect(await stored(tenant.id)).toEqual({ status: 'active', settings: DEFAULT_SETTINGS });
   });
@@ -204,8 +225,9 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
     const tenant = await create();
     const settings = { accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 90 * 86_400 };
     const updated = await operator.request(updateTenantSettings, { tenantId: tenant.id, settings });
-    expect(updated).toEqual({ ...tenant, settings });
-    expect(await stored(tenant.id)).toEqual({ status: 'active', settings });
+    // A patch: the settings it does not name keep their values.
+    expect(updated).toEqual({ ...tenant, settings: { ...DEFAULT_SETTINGS, ...settings } });
+    expect(await stored(tenant.id)).toEqual({ status: 'active', settings: updated.settings });
     await expect(operator.request(updateTenantSettings, { tenantId: tenant.id, settings })).resolves.toEqual(updated);
     expect(await outboxOf(tenant.id)).toEqual([
       { subject: 'evt.tenants.v1.tenants.created', payload: tenant },
@@ -217,7 +239,7 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
     const tenant = await create();
     const credential = await slice.userToken({
       tenantId: tenant.id,
-      permissions: [...ROLE_PERMISSIONS.partner_admin, 'tenants.tenants.suspend', 'tenants.settings.update'],
+      permissions: [...(ROLE_PERMISSIONS.partner_admin ?? []), 'tenants.tenants.suspend', 'tenants.settings.update'],
       subject: 'tenant-admin-1',
     });
     // The token itself is good: it reads its own tenant.
@@ -261,13 +283,18 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
     });
 
     // Past the service's validation, the CHECKs still refuse what the contract would.
+    const { ratePlan: _plan, ...withoutPlan } = DEFAULT_SETTINGS;
     for (const settings of [
-      { accessTokenTtlSeconds: 899, refreshTokenTtlSeconds: 604_800 },
-      { accessTokenTtlSeconds: 3601, refreshTokenTtlSeconds: 604_800 },
-      { accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 3599 },
-      { accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 7_776_001 },
-      { accessTokenTtlSeconds: 900.5, refreshTokenTtlSeconds: 604_800 },
-      { accessTokenTtlSeconds: '900', refreshTokenTtlSeconds: 604_800 },
+      { ...DEFAULT_SETTINGS, accessTokenTtlSeconds: 899 },
+      { ...DEFAULT_SETTINGS, accessTokenTtlSeconds: 3601 },
+      { ...DEFAULT_SETTINGS, refreshTokenTtlSeconds: 3599 },
+      { ...DEFAULT_SETTINGS, refreshTokenTtlSeconds: 7_776_001 },
+      { ...DEFAULT_SETTINGS, accessTokenTtlSeconds: 900.5 },
+      { ...DEFAULT_SETTINGS, accessTokenTtlSeconds: '900' },
+      { ...DEFAULT_SETTINGS, kycRetentionDays: 364 },
+      { ...DEFAULT_SETTINGS, auditRetentionDays: 2_556 },
+      { ...DEFAULT_SETTINGS, ratePlan: 'unlimited' },
+      withoutPlan,
       { accessTokenTtlSeconds: 900 },
       { ...DEFAULT_SETTINGS, extra: 1 },
     ]) {
@@ -275,11 +302,201 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
         asRuntime('UPDATE tenants SET settings = $2::jsonb WHERE id = $1', [tenant.id, JSON.stringify(settings)]),
       ).rejects.toMatchObject({ code: '23514' });
     }
-    const bounds = { accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 7_776_000 };
+    const bounds = { ...DEFAULT_SETTINGS, accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 7_776_000 };
     await asRuntime("UPDATE tenants SET status = 'suspended', settings = $2::jsonb WHERE id = $1", [
       tenant.id,
       JSON.stringify(bounds),
     ]);
     expect(await stored(tenant.id)).toEqual({ status: 'suspended', settings: bounds });
+  });
+  it('lists tenants to the platform only, oldest first, a page at a time, filtered by status and region', async () => {
+    const made = [await create(), await create(), await create()];
+    await operator.request(suspendTenant, { tenantId: made[1]!.id });
+    const seen: Tenant[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 1_000; page += 1) {
+      const answer = await gateway.request(
+        listTenants,
+        { limit: 2, ...(cursor ? { cursor } : {}) },
+        { credential: await platformAdmin() },
+      );
+      expect(answer.tenants.length).toBeLessThanOrEqual(2);
+      seen.push(...answer.tenants);
+      if (answer.nextCursor === null) break;
+      cursor = answer.nextCursor;
+    }
+    const ids = seen.map((tenant) => tenant.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.filter((id) => made.some((tenant) => tenant.id === id))).toEqual(made.map((tenant) => tenant.id));
+    const suspended = await gateway.request(
+      listTenants,
+      { limit: 100, status: 'suspended' },
+      { credential: await platformAdmin() },
+    );
+    expect(suspended.tenants.every((tenant) => tenant.status === 'suspended')).toBe(true);
+    expect(suspended.tenants.map((tenant) => tenant.id)).toContain(made[1]!.id);
+    const elsewhere = await gateway.request(
+      listTenants,
+      { limit: 100, region: 'zw' },
+      { credential: await platformAdmin() },
+    );
+    expect(elsewhere.tenants.map((tenant) => tenant.id)).not.toContain(made[0]!.id);
+    await expect(
+      gateway.request(listTenants, { limit: 5, cursor: randomUUID() }, { credential: await platformAdmin() }),
+    ).rejects.toMatchObject({
+      code: 'VALIDATION',
+    });
+
+    const credential = await slice.userToken({
+      tenantId: made[0]!.id,
+      permissions: ['tenants.tenants.list', 'tenants.tenants.read'],
+      subject: 'tenant-admin-1',
+    });
+    await expect(gateway.request(listTenants, { limit: 10 }, { credential })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+  });
+
+  it('gives each tenant a sandbox and a production environment, open to every address at first', async () => {
+    const tenant = await create({ ratePlan: 'premium' });
+    const { environments } = await gateway.request(
+      listTenantEnvironments,
+      { tenantId: tenant.id },
+      { credential: await platformAdmin() },
+    );
+    expect(environments.map((environment) => [environment.environment, environment.ipAllowlist])).toEqual([
+      ['sandbox', []],
+      ['production', []],
+    ]);
+    expect(environments.every((environment) => environment.effectiveRatePlan === 'premium')).toBe(true);
+  });
+
+  it("changes an environment's allowlist (canonical CIDRs, IPv4 and IPv6) with one event; host bits set are VALIDATION", async () => {
+    const tenant = await create({ ratePlan: 'standard' });
+    const credential = await slice.userToken({
+      tenantId: tenant.id,
+      permissions: ['tenants.environments.read', 'tenants.environments.update'],
+      subject: 'tenant-admin-1',
+    });
+    const updated = await gateway.request(
+      updateTenantEnvironment,
+      {
+        tenantId: tenant.id,
+        environment: 'production',
+        ipAllowlist: ['203.0.113.0/24', '2001:DB8:0:0::/32', '203.0.113.0/24', '198.51.100.7/32'],
+        ratePlan: 'basic',
+      },
+      { credential },
+    );
+    expect(updated).toMatchObject({
+      environment: 'production',
+      ipAllowlist: ['203.0.113.0/24', '2001:db8::/32', '198.51.100.7/32'],
+      ratePlan: 'basic',
+      effectiveRatePlan: 'basic',
+    });
+    await expect(
+      gateway.request(getTenantEnvironment, { tenantId: tenant.id, environment: 'production' }, { credential }),
+    ).resolves.toEqual(updated);
+    // The same change again writes nothing; the sandbox is untouched.
+    await gateway.request(
+      updateTenantEnvironment,
+      { tenantId: tenant.id, environment: 'production', ipAllowlist: updated.ipAllowlist },
+      { credential },
+    );
+    expect((await outboxOf(tenant.id)).map((row) => row.subject)).toEqual([
+      'evt.tenants.v1.tenants.created',
+      'evt.tenants.v1.environments.updated',
+    ]);
+    await expect(
+      gateway.request(getTenantEnvironment, { tenantId: tenant.id, environment: 'sandbox' }, { credential }),
+    ).resolves.toMatchObject({ ipAllowlist: [], ratePlan: null });
+
+    for (const ipAllowlist of [['203.0.113.1/24'], ['2001:db8::1/32'], ['not-a-range'], ['10.0.0.0/33']]) {
+      await expect(
+        gateway.request(
+          updateTenantEnvironment,
+          { tenantId: tenant.id, environment: 'sandbox', ipAllowlist },
+          { credential },
+        ),
+      ).rejects.toMatchObject({ code: 'VALIDATION' });
+    }
+    await expect(
+      gateway.request(
+        updateTenantEnvironment,
+        {
+          tenantId: tenant.id,
+          environment: 'sandbox',
+          ipAllowlist: Array.from({ length: 101 }, (_, i) => `10.0.${i}.0/24`),
+        },
+        { credential },
+      ),
+    ).rejects.toMatchObject({ code: 'VALIDATION' });
+  });
+
+  it("refuses an environment plan above the tenant's, and caps it when the tenant's plan is lowered", async () => {
+    const tenant = await create({ ratePlan: 'standard' });
+    const credential = await slice.userToken({
+      tenantId: tenant.id,
+      permissions: ['tenants.environments.update'],
+      subject: 'tenant-admin-1',
+    });
+    await expect(
+      gateway.request(
+        updateTenantEnvironment,
+        { tenantId: tenant.id, environment: 'sandbox', ratePlan: 'premium' },
+        { credential },
+      ),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN', details: { reason: 'ABOVE_TENANT_PLAN' } });
+    await gateway.request(
+      updateTenantEnvironment,
+      {
+        tenantId: tenant.id,
+        environment: 'sandbox',
+        ratePlan: 'standard',
+      },
+      { credential: await platformAdmin() },
+    );
+    await operator.request(updateTenantSettings, { tenantId: tenant.id, settings: { ratePlan: 'basic' } });
+    await expect(
+      gateway.request(
+        getTenantEnvironment,
+        { tenantId: tenant.id, environment: 'sandbox' },
+        { credential: await platformAdmin() },
+      ),
+    ).resolves.toMatchObject({ ratePlan: 'standard', effectiveRatePlan: 'basic' });
+  });
+
+  it("answers another tenant's environments NOT_FOUND and changes nothing", async () => {
+    const [mine, theirs] = [await create(), await create()];
+    const credential = await slice.userToken({
+      tenantId: mine.id,
+      permissions: ['tenants.environments.read', 'tenants.environments.update'],
+      subject: 'tenant-admin-1',
+    });
+    await expect(
+      gateway.request(listTenantEnvironments, { tenantId: theirs.id }, { credential }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(
+      gateway.request(
+        updateTenantEnvironment,
+        { tenantId: theirs.id, environment: 'production', ipAllowlist: ['0.0.0.0/0'] },
+        { credential },
+      ),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(
+      gateway.request(
+        getTenantEnvironment,
+        { tenantId: theirs.id, environment: 'production' },
+        { credential: await platformAdmin() },
+      ),
+    ).resolves.toMatchObject({ ipAllowlist: [] });
+    // And under RLS the runtime role sees and changes none of their rows from its context.
+    const changed = await withTenant(dataSource, mine.id, (manager) =>
+      manager.query(
+        "WITH u AS (UPDATE tenant_environments SET ip_allowlist = '{0.0.0.0/0}' WHERE tenant_id = $1 RETURNING 1) SELECT count(*)::int AS n FROM u",
+        [theirs.id],
+      ),
+    );
+    expect(changed).toEqual([{ n: 0 }]);
   });
 });

@@ -7,7 +7,13 @@ import { headers as natsHeaders } from 'nats';
 import { TenantsHandler } from '../src/tenants/tenants.handler';
 import type { TenantsRepository } from '../src/tenants/tenants.repository';
 
-const DEFAULT_SETTINGS: TenantSettings = { accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 604_800 };
+const DEFAULT_SETTINGS: TenantSettings = {
+  accessTokenTtlSeconds: 900,
+  refreshTokenTtlSeconds: 604_800,
+  kycRetentionDays: 1_826,
+  auditRetentionDays: 2_557,
+  ratePlan: 'standard',
+};
 
 /** The repository's contract in memory: what the handler asks of it, and nothing of Postgres. */
 class InMemoryTenants {
@@ -40,10 +46,10 @@ class InMemoryTenants {
     return tenant;
   }
 
-  async updateSettings(tenantId: string, settings: TenantSettings) {
+  async updateSettings(tenantId: string, settings: Partial<TenantSettings>) {
     this.calls.push(`updateSettings:${JSON.stringify(settings)}`);
     const tenant = this.rows.get(tenantId);
-    if (tenant) tenant.settings = settings;
+    if (tenant) tenant.settings = { ...tenant.settings, ...settings };
     return tenant;
   }
 }
@@ -126,7 +132,7 @@ describe('TenantsHandler (through @Handles, a stand-in verifier, the repository 
     ).resolves.toMatchObject({ reply: { settings: { accessTokenTtlSeconds: 1800, refreshTokenTtlSeconds: 604_800 } } });
     expect(repository.calls).toEqual([
       'create:null',
-      'create:{"accessTokenTtlSeconds":1800,"refreshTokenTtlSeconds":604800}',
+      'create:{"accessTokenTtlSeconds":1800,"refreshTokenTtlSeconds":604800,"kycRetentionDays":1826,"auditRetentionDays":2557,"ratePlan":"standard"}',
     ]);
   });
 

@@ -43,6 +43,8 @@ const maySubscribe = (identity: BusIdentity, subject: string) =>
   busPermissionsOf(identity).subscribe.some((pattern) => subjectMatches(pattern, subject));
 
 const others = (service: string) => BACKEND_SERVICES.filter((other) => other !== service);
+/** The services that keep tenant data in the tenant's region (DESIGN "Data residency"). */
+const RESIDENT_DATA_SERVICES = ['ledger', 'kyc', 'consent'] as const;
 
 describe('bus permission map', () => {
   it('has one nats user per service plus the operator, named as verify_and_map names the certificate', () => {
@@ -83,9 +85,15 @@ describe('bus permission map', () => {
         expect([caller, callee, mayPublish(caller, `${callee}.v1.things.do`)]).toEqual([caller, callee, declared]);
       }
     }
-    // The edges today: auth asks tenants whether a tenant exists; nobody else calls sideways.
-    expect(BACKEND_SERVICES.filter((caller) => BUS_ACCESS[caller].calls.some((c) => c !== 'auth'))).toEqual(['auth']);
+    // The edges today: auth asks tenants whether a tenant exists, and the services holding tenant
+    // data ask it for a tenant's region; nobody else calls sideways.
+    expect(BACKEND_SERVICES.filter((caller) => BUS_ACCESS[caller].calls.some((c) => c !== 'auth'))).toEqual([
+      'auth',
+      ...RESIDENT_DATA_SERVICES,
+    ]);
     expect(BUS_ACCESS.auth.calls).toEqual(['tenants']);
+    for (const service of RESIDENT_DATA_SERVICES) expect(BUS_ACCESS[service].calls).toEqual(['auth', 'tenants']);
+    for (const service of ['tenants', 'audit'] as const) expect(BUS_ACCESS[service].calls).toEqual(['auth']);
   });
 
   it('gives each identity its own reply inbox and none of another’s', () => {
@@ -149,8 +157,9 @@ describe('service identities and their tokens', () => {
     for (const identity of BUS_IDENTITIES) {
       for (const permission of SERVICE_TOKEN_PERMISSIONS[identity]) expect(isPermission(permission)).toBe(true);
     }
-    // On its own behalf the gateway only exchanges presented API keys for access tokens.
-    expect(SERVICE_TOKEN_PERMISSIONS.gateway).toEqual(['auth.api-keys.authenticate']);
+    // On its own behalf the gateway only exchanges presented API keys for access tokens and reads
+    // the caller's environment policy.
+    expect(SERVICE_TOKEN_PERMISSIONS.gateway).toEqual(['auth.api-keys.authenticate', 'tenants.environments.read']);
     expect(SERVICE_TOKEN_PERMISSIONS.auth).toEqual(['tenants.tenants.read']);
     // The CLI is the platform operator: it seeds, and suspends, reactivates and re-times tenants.
     expect(SERVICE_TOKEN_PERMISSIONS[OPERATOR_IDENTITY]).toEqual([
@@ -161,7 +170,10 @@ describe('service identities and their tokens', () => {
       'auth.users.create',
       'auth.clients.create',
     ]);
-    for (const service of others('auth')) expect(SERVICE_TOKEN_PERMISSIONS[service]).toEqual([]);
+    // Ledger, KYC and consent read a tenant's region on their own behalf, and nothing else.
+    for (const service of RESIDENT_DATA_SERVICES)
+      expect(SERVICE_TOKEN_PERMISSIONS[service]).toEqual(['tenants.tenants.read']);
+    for (const service of ['tenants', 'audit'] as const) expect(SERVICE_TOKEN_PERMISSIONS[service]).toEqual([]);
   });
 
   it('keeps only health checks, JWKS and service tokens public', () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineEvent, defineRequest } from './contract';
 import { isPermission } from './permissions';
+import { RATE_PLAN_NAMES, ratePlanSchema } from './rate-plans';
 import {
   API_KEY_ID_PATTERN,
   CONTENT_SHA256_PATTERN,
@@ -29,9 +30,9 @@ export function environmentOfApiKey(presented: string): z.infer<typeof environme
   return undefined;
 }
 
-/** The gateway maps a tier to its limits; the key only names it. */
-export const API_KEY_RATE_LIMIT_TIERS = ['basic', 'standard', 'premium'] as const;
-export const apiKeyRateLimitTierSchema = z.enum(API_KEY_RATE_LIMIT_TIERS);
+/** The gateway maps a tier to its limits (RATE_PLANS); the key only names it. */
+export const API_KEY_RATE_LIMIT_TIERS = RATE_PLAN_NAMES;
+export const apiKeyRateLimitTierSchema = ratePlanSchema;
 
 /** Lifetime of the internal access token an API key is exchanged for (as a service token's). */
 export const API_KEY_ACCESS_TOKEN_TTL_SECONDS = 5 * 60;

@@ -91,9 +91,10 @@ export const BUS_ACCESS: Readonly<Record<BusIdentity, BusAccessDeclaration>> = {
   // …and turns tenant suspensions into revocations.
   auth: { calls: ['tenants'], checksHealthOf: NOTHING, consumesEventsOf: ['auth', 'tenants'], managesStreams: false },
   tenants: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
-  ledger: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
-  kyc: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
-  consent: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
+  // Services holding tenant data ask tenants for a tenant's data-residency region.
+  ledger: { calls: ['auth', 'tenants'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
+  kyc: { calls: ['auth', 'tenants'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
+  consent: { calls: ['auth', 'tenants'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
   audit: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: BACKEND_SERVICES, managesStreams: false },
   // The operator seeds the first tenant and its admin (`strongroom up`), before any user exists.
   [OPERATOR_IDENTITY]: {
@@ -111,14 +112,16 @@ export const BUS_ACCESS: Readonly<Record<BusIdentity, BusAccessDeclaration>> = {
  */
 export const SERVICE_TOKEN_PERMISSIONS: Readonly<Record<BusIdentity, readonly Permission[]>> = {
   // Health checks and JWKS are public; the gateway forwards its clients' credentials, and on its
-  // own behalf exchanges a presented API key for an access token.
-  gateway: ['auth.api-keys.authenticate'],
+  // own behalf exchanges a presented API key for an access token and reads the caller's tenant
+  // environment (IP allowlist, rate plan).
+  gateway: ['auth.api-keys.authenticate', 'tenants.environments.read'],
   // Auth checks, on its own behalf, that a tenant exists.
   auth: ['tenants.tenants.read'],
   tenants: [],
-  ledger: [],
-  kyc: [],
-  consent: [],
+  // Ledger, KYC and consent read, on their own behalf, the region a tenant's data lives in.
+  ledger: ['tenants.tenants.read'],
+  kyc: ['tenants.tenants.read'],
+  consent: ['tenants.tenants.read'],
   audit: [],
   // `strongroom up` seeds the first tenant, its admin and a demo OAuth client, before any user exists;
   // as the platform operator it also suspends and reactivates tenants and sets their token lifetimes.

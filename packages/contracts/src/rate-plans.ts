@@ -1,16 +1,22 @@
 import { z } from 'zod';
-import { API_KEY_RATE_LIMIT_TIERS } from './api-keys';
+
+/** Plans in increasing order of budget (a tenant admin may lower an environment's plan, never raise it). */
+export const RATE_PLAN_NAMES = ['basic', 'standard', 'premium'] as const;
+export type RatePlanName = (typeof RATE_PLAN_NAMES)[number];
+export const ratePlanSchema = z.enum(RATE_PLAN_NAMES);
 
 /**
- * Request budgets per credential (API key or OAuth client) by plan: a tenant environment names
- * its plan, an API key may name its own tier. The gateway enforces them with a store shared by
- * every replica. Names are the API-key tiers', so one vocabulary covers both.
+ * Request budgets per credential (API key or OAuth client) by plan: a tenant has a plan (set by
+ * the platform), each environment may use a lower one, and an API key may name its own tier.
+ * The gateway enforces them with a store shared by every replica.
  */
-export const RATE_PLANS = {
+export const RATE_PLANS: Readonly<Record<RatePlanName, { requestsPerSecond: number }>> = {
   basic: { requestsPerSecond: 50 },
   standard: { requestsPerSecond: 500 },
   premium: { requestsPerSecond: 5_000 },
-} as const satisfies Record<(typeof API_KEY_RATE_LIMIT_TIERS)[number], { requestsPerSecond: number }>;
-export type RatePlanName = keyof typeof RATE_PLANS;
-export const ratePlanSchema = z.enum(API_KEY_RATE_LIMIT_TIERS);
+};
 export const DEFAULT_RATE_PLAN: RatePlanName = 'standard';
+
+export function ratePlanRank(plan: RatePlanName): number {
+  return RATE_PLAN_NAMES.indexOf(plan);
+}

@@ -8,6 +8,7 @@ export * from './errors';
 export * from './health';
 export * from './logging';
 export * from './metrics';
+export * from './network';
 export * from './outbox';
 export * from './secrets';
 export * from './service';

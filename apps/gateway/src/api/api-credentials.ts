@@ -10,6 +10,7 @@ import {
 } from '@strongroom/contracts';
 import { type BusClient, PlatformError, type Principal, type ProcessCredentials } from '@strongroom/platform';
 import type { FastifyRequest } from 'fastify';
+import { EnvironmentPolicies } from './environment-policies';
 import { rawBodyOf } from './raw-json-body';
 
 export interface CallerCredential {
@@ -25,13 +26,18 @@ export interface CallerCredential {
 /**
  * Who is calling: a bearer token (OAuth2), or an API key with a signed request (seed 003), which
  * auth exchanges for a five-minute access token. Either way the token is verified here
- * (signature, issuer, audience, expiry, revocation) and again by the service.
+ * (signature, issuer, audience, expiry, revocation) and again by the service, and the caller's
+ * address checked against its tenant environment's IP allowlist.
  */
 export class ApiCredentials {
+  private readonly environments: EnvironmentPolicies;
+
   constructor(
     private readonly bus: BusClient,
     private readonly credentials: ProcessCredentials,
-  ) {}
+  ) {
+    this.environments = new EnvironmentPolicies(bus, credentials);
+  }
 
   async authenticate(request: FastifyRequest, resourceEnvironment: Environment | undefined): Promise<CallerCredential> {
     const apiKey = request.headers[REQUEST_SIGNING_HEADERS.apiKey];
@@ -47,9 +53,12 @@ export class ApiCredentials {
       throw PlatformError.forbidden(`This credential belongs to ${principal.environment}, not ${resourceEnvironment}`, {
         reason: 'WRONG_ENVIRONMENT',
       });
+    // Seed 003: allowed CIDR ranges per environment, whatever the credential (API key, OAuth client, user).
+    const environmentRatePlan = await this.environments.admit(principal, request.ip, String(request.id));
     return {
       authorization: authorization!,
       principal,
+      ...(environmentRatePlan !== undefined ? { environmentRatePlan } : {}),
       ...(exchanged !== undefined
         ? { apiKey: { keyId: exchanged.keyId, rateLimitTier: exchanged.rateLimitTier } }
         : {}),

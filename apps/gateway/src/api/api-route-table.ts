@@ -4,7 +4,6 @@ import {
   createClient,
   type Environment,
   environmentSchema,
-  getTenant,
   inviteUser,
   listApiKeys,
   type RequestContract,
@@ -22,7 +21,7 @@ import { TENANT_ROUTES } from './tenant-routes';
 
 /** One API route: the contract it forwards to (and so the permission it requires) and how its input is read. */
 export interface ApiRoute {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   contract: RequestContract;
   status?: number;
@@ -37,12 +36,6 @@ export interface ApiRoute {
 export const API_ROUTES: readonly ApiRoute[] = [
   ...TENANT_ROUTES,
   ...ACCESS_CONTROL_ROUTES,
-  {
-    method: 'GET',
-    url: '/v1/tenants/:tenantId',
-    contract: getTenant,
-    input: (request) => ({ tenantId: params(request).tenantId }),
-  },
   {
     method: 'POST',
     url: '/v1/tenants/:tenantId/clients',

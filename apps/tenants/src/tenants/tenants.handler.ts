@@ -2,7 +2,9 @@ import { Controller } from '@nestjs/common';
 import {
   createTenant,
   getTenant,
+  listTenants,
   type RequestOf,
+  type ResponseOf,
   reactivateTenant,
   suspendTenant,
   type Tenant,
@@ -32,6 +34,16 @@ export class TenantsHandler {
   async create(input: RequestOf<typeof createTenant>, context: BusRequestContext): Promise<Tenant> {
     assertMayCreateTenants(context.principal);
     return this.tenants.create(input);
+  }
+
+  /** Platform only: FORBIDDEN to any tenant's principal, whatever its permissions. */
+  @Handles(listTenants)
+  async list(
+    input: RequestOf<typeof listTenants>,
+    context: BusRequestContext,
+  ): Promise<ResponseOf<typeof listTenants>> {
+    assertMayAdministerTenants(context.principal);
+    return this.tenants.list(input);
   }
 
   /** NOT_FOUND for a tenant that does not exist and for one the caller may not see, alike. */

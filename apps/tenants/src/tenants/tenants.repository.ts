@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   type createTenant,
+  PLATFORM_TENANT_ID,
   type RequestOf,
   type Tenant,
   type TenantSettings,
+  type TenantSettingsPatch,
   tenantCreated,
   tenantReactivated,
   tenantSettingsSchema,
@@ -45,15 +47,34 @@ function tenantOf(row: TenantRow): Tenant {
   };
 }
 
-/** The settings as stored and sent: the two known keys only, whatever else the object carried. */
+/** The settings as stored and sent: the known keys only, whatever else the object carried. */
 function settingsJson(settings: TenantSettings): TenantSettings {
   return {
     accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds,
+    kycRetentionDays: settings.kycRetentionDays,
+    auditRetentionDays: settings.auditRetentionDays,
+    ratePlan: settings.ratePlan,
   };
 }
 
-/** The only code that touches the `tenants` table; every query runs in the tenant's own context. */
+/** Only the keys a patch names, in a fixed order (so equal patches serialise alike). */
+function patchJson(patch: TenantSettingsPatch): string {
+  const keys = Object.keys(tenantSettingsSchema.shape) as Array<keyof TenantSettings>;
+  return JSON.stringify(
+    Object.fromEntries(keys.filter((key) => patch[key] !== undefined).map((key) => [key, patch[key]])),
+  );
+}
+
+export interface TenantPage {
+  tenants: Tenant[];
+  nextCursor: string | null;
+}
+
+/**
+ * The only code that touches the `tenants` table; every query runs in the tenant's own context,
+ * except listing, which runs in the platform tenant's (a SELECT-only policy lets it see every row).
+ */
 @Injectable()
 export class TenantsRepository {
   private readonly dataSource: DataSource;
@@ -77,11 +98,45 @@ export class TenantsRepository {
             [id, input.slug, input.name, input.region, JSON.stringify(settings)],
           );
           const tenant = tenantOf(rows[0]!);
+          // Every tenant has both environments from the start (seed 003: sandbox and production).
+          await manager.query(
+            "INSERT INTO tenant_environments (tenant_id, environment) VALUES ($1, 'sandbox'), ($1, 'production')",
+            [id],
+          );
           await enqueueEvent(manager, tenantCreated, tenant, { tenantId: id });
           return tenant;
         }),
       () => PlatformError.conflict('A tenant with this slug exists', { slug: input.slug }),
     );
+  }
+
+  /**
+   * A page of tenants, oldest first. The cursor is the last tenant's id; one that names no
+   * tenant is a VALIDATION error (never an empty page that looks like the end).
+   */
+  async list(filter: {
+    limit: number;
+    cursor?: string | undefined;
+    status?: Tenant['status'] | undefined;
+    region?: Tenant['region'] | undefined;
+  }): Promise<TenantPage> {
+    return withTenant(this.dataSource, PLATFORM_TENANT_ID, async (manager) => {
+      if (filter.cursor !== undefined) {
+        const known: unknown[] = await manager.query('SELECT 1 FROM tenants WHERE id = $1', [filter.cursor]);
+        if (known.length === 0) throw PlatformError.validation('The cursor names no tenant', { field: 'cursor' });
+      }
+      const rows: TenantRow[] = await manager.query(
+        `SELECT * FROM tenants
+          WHERE ($1::uuid IS NULL OR (created_at, id) > (SELECT created_at, id FROM tenants WHERE id = $1::uuid))
+            AND ($2::text IS NULL OR status = $2)
+            AND ($3::text IS NULL OR region = $3)
+          ORDER BY created_at, id
+          LIMIT $4`,
+        [filter.cursor ?? null, filter.status ?? null, filter.region ?? null, filter.limit + 1],
+      );
+      const page = rows.slice(0, filter.limit).map(tenantOf);
+      return { tenants: page, nextCursor: rows.length > filter.limit ? page[page.length - 1]!.id : null };
+    });
   }
 
   async find(tenantId: string): Promise<Tenant | undefined> {
@@ -110,16 +165,16 @@ export class TenantsRepository {
   }
 
   /**
-   * Replaces the tenant's settings, with its `tenants.settings-updated` event in the same
-   * transaction. Settings equal to the stored ones change nothing and write no event.
-   * Undefined for an unknown tenant.
+   * Changes the settings a patch names, with its `tenants.settings-updated` event in the same
+   * transaction. A patch that changes nothing writes no event. Undefined for an unknown tenant.
    */
-  async updateSettings(tenantId: string, settings: TenantSettings): Promise<Tenant | undefined> {
-    const json = JSON.stringify(settingsJson(settings));
+  async updateSettings(tenantId: string, patch: TenantSettingsPatch): Promise<Tenant | undefined> {
+    const json = patchJson(patch);
     return withTenant(this.dataSource, tenantId, async (manager) => {
       const changed: TenantRow[] = await manager.query(
         `WITH updated AS (
-           UPDATE tenants SET settings = $2::jsonb WHERE id = $1 AND settings IS DISTINCT FROM $2::jsonb RETURNING *
+           UPDATE tenants SET settings = settings || $2::jsonb
+            WHERE id = $1 AND settings IS DISTINCT FROM settings || $2::jsonb RETURNING *
          ) SELECT * FROM updated`,
         [tenantId, json],
       );

@@ -26,6 +26,8 @@ export const DEMO_CLIENT_PERMISSIONS: Permission[] = [
   'auth.cards.verify-pin',
   'auth.cards.unlock',
   'auth.users.create',
+  'tenants.environments.read',
+  'tenants.environments.update',
 ];
 
 const DEMO_ADMIN_EMAIL = 'admin@demo.strongroom.test';

@@ -1,0 +1,110 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  type Environment,
+  type RatePlanName,
+  type TenantEnvironment,
+  type TenantSettings,
+  tenantEnvironmentUpdated,
+} from '@strongroom/contracts';
+import { dataSourceOf, enqueueEvent, SERVICE_RESOURCES, type ServiceResources, withTenant } from '@strongroom/platform';
+import type { DataSource, EntityManager } from 'typeorm';
+import { checkedEnvironmentChange, type EnvironmentChange, effectiveRatePlan } from './environment-rules';
+
+interface EnvironmentRow {
+  tenant_id: string;
+  environment: Environment;
+  ip_allowlist: string[];
+  rate_plan: RatePlanName | null;
+  updated_at: Date;
+  tenant_rate_plan: TenantSettings['ratePlan'];
+}
+
+function environmentOf(row: EnvironmentRow): TenantEnvironment {
+  return {
+    tenantId: row.tenant_id,
+    environment: row.environment,
+    ipAllowlist: row.ip_allowlist,
+    ratePlan: row.rate_plan,
+    effectiveRatePlan: effectiveRatePlan(row.rate_plan, row.tenant_rate_plan),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+const SELECT_ENVIRONMENTS = `
+  SELECT e.*, t.settings->>'ratePlan' AS tenant_rate_plan
+    FROM tenant_environments e JOIN tenants t ON t.id = e.tenant_id
+   WHERE e.tenant_id = $1`;
+
+/** A tenant's sandbox and production environments: IP allowlist and rate plan. */
+@Injectable()
+export class EnvironmentsRepository {
+  private readonly dataSource: DataSource;
+
+  constructor(@Inject(SERVICE_RESOURCES) resources: ServiceResources) {
+    this.dataSource = dataSourceOf(resources);
+  }
+
+  /** Both environments, sandbox first; empty for an unknown tenant. */
+  async list(tenantId: string): Promise<TenantEnvironment[]> {
+    return withTenant(this.dataSource, tenantId, async (manager) => {
+      const rows: EnvironmentRow[] = await manager.query(`${SELECT_ENVIRONMENTS} ORDER BY e.environment DESC`, [
+        tenantId,
+      ]);
+      return rows.map(environmentOf);
+    });
+  }
+
+  async find(tenantId: string, environment: Environment): Promise<TenantEnvironment | undefined> {
+    return withTenant(this.dataSource, tenantId, (manager) => this.findWith(manager, tenantId, environment));
+  }
+
+  /**
+   * Applies a change (checked against the tenant's plan under a lock on the environment row),
+   * with its `environments.updated` event in the same transaction; a change that changes
+   * nothing writes no event. Undefined for an unknown tenant.
+   */
+  async update(
+    tenantId: string,
+    environment: Environment,
+    change: EnvironmentChange,
+  ): Promise<TenantEnvironment | undefined> {
+    return withTenant(this.dataSource, tenantId, async (manager) => {
+      const current = await this.findWith(manager, tenantId, environment, 'FOR UPDATE OF e');
+      if (current === undefined) return undefined;
+      const tenantPlan: RatePlanName = (
+        await manager.query("SELECT settings->>'ratePlan' AS plan FROM tenants WHERE id = $1", [tenantId])
+      )[0].plan;
+      const checked = checkedEnvironmentChange(change, tenantPlan);
+      const next = {
+        ipAllowlist: checked.ipAllowlist ?? current.ipAllowlist,
+        ratePlan: checked.ratePlan !== undefined ? checked.ratePlan : current.ratePlan,
+      };
+      if (
+        JSON.stringify(next.ipAllowlist) === JSON.stringify(current.ipAllowlist) &&
+        next.ratePlan === current.ratePlan
+      )
+        return current;
+      await manager.query(
+        `UPDATE tenant_environments SET ip_allowlist = $3, rate_plan = $4, updated_at = now()
+          WHERE tenant_id = $1 AND environment = $2`,
+        [tenantId, environment, next.ipAllowlist, next.ratePlan],
+      );
+      const updated = (await this.findWith(manager, tenantId, environment))!;
+      await enqueueEvent(manager, tenantEnvironmentUpdated, updated, { tenantId });
+      return updated;
+    });
+  }
+
+  private async findWith(
+    manager: EntityManager,
+    tenantId: string,
+    environment: Environment,
+    lock = '',
+  ): Promise<TenantEnvironment | undefined> {
+    const rows: EnvironmentRow[] = await manager.query(`${SELECT_ENVIRONMENTS} AND e.environment = $2 ${lock}`, [
+      tenantId,
+      environment,
+    ]);
+    return rows[0] === undefined ? undefined : environmentOf(rows[0]);
+  }
+}
