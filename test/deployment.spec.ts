@@ -137,10 +137,10 @@ describe('the NATS configuration used by compose', () => {
 });
 
 describe('infra', () => {
-  it('creates a database for every backend service', () => {
+  it('creates a database for every backend service and the gateway (rate limits, idempotency keys)', () => {
     const script = read('infra/postgres/init/10-strongroom-databases.sh');
     const services = /^SERVICES="([^"]+)"/m.exec(script)![1]!.split(' ');
-    expect(services.sort()).toEqual([...BACKEND_SERVICES].sort());
+    expect(services.sort()).toEqual([...BACKEND_SERVICES, 'gateway'].sort());
     expect(statSync(path.join(ROOT, 'infra/postgres/init/10-strongroom-databases.sh')).mode & 0o111).not.toBe(0);
   });
 

@@ -1,5 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type RunningStack, startStack } from '@strongroom/cli';
@@ -13,6 +14,11 @@ export interface TestStack {
   stateDir: string;
   /** A superuser URL of one service's database (to look at what is stored, as an attacker with the disk would). */
   adminUrlOf(service: string): Promise<string>;
+  /**
+   * Starts another gateway process (a second replica: same bus, same database) on a free port;
+   * resolves when it answers /health. Stopped by dispose, or by the returned stop().
+   */
+  startGatewayReplica(env?: NodeJS.ProcessEnv): Promise<{ url: string; stop(): Promise<void> }>;
   /** Stops the stack (unless already stopped), drops its databases, removes its state. */
   dispose(options?: { stopped?: boolean }): Promise<void>;
 }
@@ -39,11 +45,38 @@ export async function startTestStack(
     },
     log,
   });
+  const replicas: ChildProcess[] = [];
+  const stopReplica = (child: ChildProcess) =>
+    new Promise<void>((resolveStop) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
+      child.once('exit', () => resolveStop());
+      child.kill('SIGTERM');
+    });
   return {
     stack,
     stateDir,
+    async startGatewayReplica(env = {}) {
+      const port = String(await freePort());
+      const log = openSync(join(stateDir, 'logs', `gateway-replica-${port}.log`), 'a');
+      const child = spawn(process.execPath, [join(ROOT, 'apps', 'gateway', 'dist', 'src', 'main.js')], {
+        env: { ...stack.gatewayEnv, PORT: port, OPS_PORT: '0', ...env },
+        stdio: ['ignore', log, log],
+      });
+      replicas.push(child);
+      const url = `http://127.0.0.1:${port}`;
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`the gateway replica exited (${child.exitCode}); see its log`);
+        const health = await fetch(`${url}/health`).catch(() => undefined);
+        if (health?.status === 200) break;
+        if (Date.now() > deadline) throw new Error('the gateway replica did not answer /health within 30 s');
+        await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+      }
+      return { url, stop: () => stopReplica(child) };
+    },
     adminUrlOf: async (service) => `${(await testAdminUrl()).replace(/\/[^/]*$/, '')}/${databasePrefix}_${service}`,
     async dispose(options = {}) {
+      await Promise.all(replicas.map(stopReplica));
       if (!options.stopped) await stack.stop();
       const admin = new Client({ connectionString: await testAdminUrl() });
       await admin.connect();

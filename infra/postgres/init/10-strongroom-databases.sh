@@ -11,7 +11,7 @@
 set -eu
 
 : "${STRONGROOM_DB_PASSWORD:?set STRONGROOM_DB_PASSWORD (password of the strongroom_* roles)}"
-SERVICES="auth tenants ledger kyc consent audit"
+SERVICES="auth tenants ledger kyc consent audit gateway"
 # The postgres image runs this as POSTGRES_USER over the socket; elsewhere PGUSER/PGHOST apply.
 SUPERUSER="${POSTGRES_USER:-${PGUSER:-postgres}}"
 

@@ -10,6 +10,10 @@ export const ERROR_CODES = {
   FORBIDDEN: { status: 403, title: 'The caller may not do this' },
   NOT_FOUND: { status: 404, title: 'No such resource' },
   CONFLICT: { status: 409, title: 'The request conflicts with the current state' },
+  // draft-ietf-httpapi-idempotency-key-header ("Error Scenarios") answers a reused key with 422; we
+  // answer 409 for both so a client has one "this key is taken" status, told apart by the problem type.
+  IDEMPOTENCY_KEY_REUSED: { status: 409, title: 'The Idempotency-Key was already used for a different request' },
+  IDEMPOTENCY_KEY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   INTERNAL: { status: 500, title: 'Internal error' },

@@ -1,6 +1,11 @@
 import { type BusClient, PlatformError, type ProcessCredentials } from '@strongroom/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem } from '../http/send-problem';
+import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyOf } from '../idempotency/idempotency-key';
+import type { IdempotentCalls } from '../idempotency/idempotent-calls';
+import { COUNTED_PER_CREDENTIAL, overBudget } from '../rate-limits/edge-rate-limits';
+import { apiRateLimitOf, rateLimitHeaders } from '../rate-limits/rate-limit-policy';
+import type { SharedRateLimits } from '../rate-limits/shared-rate-limits';
 import { ApiCredentials } from './api-credentials';
 import { API_ROUTES } from './api-route-table';
 import { openApiDocument } from './openapi-document';
@@ -12,6 +17,10 @@ export interface ApiRoutesOptions {
   bus: BusClient;
   credentials: ProcessCredentials;
   bodyLimitBytes: number;
+  /** Per-credential budgets by plan; undefined when rate limits are off (RATE_LIMITS_ENABLED=false). */
+  rateLimits: SharedRateLimits | undefined;
+  /** Idempotency-Key handling of POST routes. */
+  idempotency: IdempotentCalls;
 }
 
 /**
@@ -32,18 +41,35 @@ export function registerApiRoutes(fastify: FastifyInstance, options: ApiRoutesOp
     fastify.route({
       method: route.method,
       url: route.url,
+      config: COUNTED_PER_CREDENTIAL,
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const requestId = String(request.id);
         try {
           const caller = await callers.authenticate(request, route.environment?.(request));
+          if (options.rateLimits !== undefined) {
+            const decision = await options.rateLimits.consume(apiRateLimitOf(caller));
+            if (!decision.allowed) throw overBudget(reply, decision);
+            void reply.headers(rateLimitHeaders(decision.state));
+          }
           if (!caller.principal.permissions.has(route.contract.permission))
             throw PlatformError.forbidden(`This credential lacks the permission ${route.contract.permission}`, {
               permission: route.contract.permission,
             });
-          const result = await options.bus.forward(route.contract, route.input(request), {
-            credential: caller.authorization,
-            requestId,
-          });
+          const input = route.input(request);
+          const forward = () =>
+            options.bus.forward(route.contract, input, { credential: caller.authorization, requestId });
+          const idempotencyKey =
+            route.method === 'POST' ? idempotencyKeyOf(request.headers[IDEMPOTENCY_KEY_HEADER]) : undefined;
+          if (idempotencyKey !== undefined)
+            return await options.idempotency.run({
+              request,
+              reply,
+              caller,
+              key: idempotencyKey,
+              status: route.status ?? 200,
+              forward,
+            });
+          const result = await forward();
           return reply
             .status(route.status ?? 200)
             .header('cache-control', 'no-store')

@@ -39,6 +39,8 @@ export interface RunningStack {
   demo: DemoTenant;
   natsUrl: string;
   databaseAdminUrl: string;
+  /** The environment the gateway runs with (a second replica started with it shares its database). */
+  gatewayEnv: NodeJS.ProcessEnv;
   /** Resolves when a child died unexpectedly (its name), so the caller can stop everything. */
   failed: Promise<string>;
   pidOf(name: string): number | undefined;
@@ -121,6 +123,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       });
       databases.set(service, urls);
     }
+    // The gateway's own database (shared rate limits, Idempotency-Key records), provisioned alike.
+    const gatewayDatabase = await provisionServiceDatabase({
+      adminUrl: databaseAdminUrl,
+      databaseName: `${databasePrefix}_gateway`,
+      ownerPassword: credentials.passwordFor('gateway-owner'),
+      runtimePassword: credentials.passwordFor('gateway-runtime'),
+    });
 
     const natsPort = Number(env.NATS_PORT ?? 4_223);
     const natsUrl = `tls://127.0.0.1:${natsPort}`;
@@ -206,11 +215,19 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       ),
     );
 
+    const gatewayEnv = {
+      ...common,
+      HOST: host,
+      PORT: port,
+      OPS_PORT: opsPortOf('gateway'),
+      DATABASE_MIGRATION_URL: gatewayDatabase.ownerUrl,
+      DATABASE_RUNTIME_URL: gatewayDatabase.runtimeUrl,
+    };
     processes.spawn({
       name: 'gateway',
       command: process.execPath,
       args: [join(options.rootDir, 'apps', 'gateway', 'dist', 'src', 'main.js')],
-      env: { ...common, HOST: host, PORT: port, OPS_PORT: opsPortOf('gateway') },
+      env: gatewayEnv,
       tier: TIERS.gateway,
     });
     await waitFor(
@@ -226,7 +243,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const operatorToken = serviceCredentialsOverBus(new BusClient(admin, { defaultTimeoutMs: 10_000 }));
     const operator = new BusClient(admin, { defaultTimeoutMs: 10_000, actingAs: operatorToken });
     const demo = await seedDemoTenant(operator, credentials);
-    return { gatewayUrl, natsUrl, databaseAdminUrl, demo, failed, stop, pidOf: (name) => processes.pidOf(name) };
+    return {
+      gatewayUrl,
+      natsUrl,
+      databaseAdminUrl,
+      gatewayEnv,
+      demo,
+      failed,
+      stop,
+      pidOf: (name) => processes.pidOf(name),
+    };
   } catch (error) {
     await stop();
     throw error;
