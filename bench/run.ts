@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireTestPostgres, TEST_ADMIN_URL_VARIABLE } from '@strongroom/testing';
+import { runGatewayBenchmarks } from './gateway.bench';
 import { type Figure, formatFigure } from './measure';
 import { runOauthBenchmarks } from './oauth.bench';
 import { runPlatformBenchmarks } from './platform.bench';
@@ -15,6 +16,7 @@ async function main() {
   try {
     figures.push(...(await runPlatformBenchmarks(log)));
     figures.push(...(await runOauthBenchmarks(log)));
+    figures.push(...(await runGatewayBenchmarks(log)));
   } finally {
     await postgres.stop();
   }

@@ -22,8 +22,11 @@ import {
 } from '@strongroom/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { registerApiRoutes } from './api/api-routes';
+import { registerApiReference } from './docs/api-reference';
 import { GatewayModule } from './gateway.module';
 import { type GatewayConfig, gatewayConfigSchema } from './gateway-config';
+import { openGatewayEdge } from './gateway-edge';
+import { registerCors } from './http/cors';
 import { ProblemFilter } from './http/problem.filter';
 import { problemFromError } from './http/problem-details';
 import { requestIdOf, traceRequests } from './http/request-tracing';
@@ -45,6 +48,8 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
     otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
   });
   const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
+  // Migrated and reachable before anything listens: shared rate limits and Idempotency-Key records.
+  const edge = await openGatewayEdge(config, logger);
   const connection = await connectBus({
     servers: config.NATS_URL,
     tls: busTlsFilesFor(pkiDirOf(config), 'gateway'),
@@ -87,12 +92,22 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
         .send(problem);
     },
   });
+  // First: a preflight is answered in its onRequest hook, before any route or authentication.
+  registerCors(adapter.getInstance(), {
+    allowedOrigins: config.CORS_ALLOWED_ORIGINS,
+    allowCredentials: config.CORS_ALLOW_CREDENTIALS,
+  });
+  // Before the routes: every non-API request is counted in a preHandler hook (gateway-edge.ts).
+  edge.register(adapter.getInstance());
   registerOidcForwarding(adapter.getInstance(), bus);
+  registerApiReference(adapter.getInstance());
   registerApiRoutes(adapter.getInstance(), {
     publicUrl: config.PUBLIC_URL,
     bus,
     credentials,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    rateLimits: edge.rateLimits,
+    idempotency: edge.idempotency,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     serviceRootModule(GatewayModule.withConfig(config), resources),
@@ -119,6 +134,7 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
   exitOnSignals(logger, () => [
     ['ops endpoint', () => ops.close()],
     ['http', () => app.close()],
+    ['database', () => edge.close()],
     ['revocation feed', () => credentials.stop()],
     ['bus', () => connection.drain()],
     ['telemetry', () => telemetry.shutdown()],
