@@ -583,20 +583,33 @@ describe('OAuth2/OIDC through the gateway', () => {
       expect(location.searchParams.get('error_description')).toMatch(/PKCE/);
     });
 
-    it('answers the 6th sign-in attempt within a minute with 429 and Retry-After', async () => {
+    it('answers the 6th sign-in attempt on an account within a minute with 429 and Retry-After, from any address', async () => {
       const email = await createUser(['viewer']);
-      const started = await signIn();
+      // Five wrong passwords, each from another address: the account's own budget (auth's throttle).
       for (let attempt = 1; attempt <= 5; attempt += 1) {
-        const { response } = await submitSignIn(started, { email, password: `wrong ${attempt} ${password}` });
+        const { response } = await submitSignIn(await signIn(), { email, password: `wrong ${attempt} ${password}` });
         expect(response.status).toBe(401);
       }
-      const { response } = await submitSignIn(started, { email, password });
+      const { response } = await submitSignIn(await signIn(), { email, password });
       expect(response.status).toBe(429);
       expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
       // Another account from another address is not affected.
       const other = await signIn();
       const ok = await submitSignIn(other, { email: await createUser(['viewer']), password });
       expect(ok.callback).toBeDefined();
+    });
+
+    it('answers the 6th sign-in post from one address within a minute with 429 at the gateway, whatever the account', async () => {
+      const started = await signIn();
+      for (let attempt = 1; attempt <= 5; attempt += 1) {
+        const email = await createUser(['viewer']);
+        const { response } = await submitSignIn(started, { email, password: `wrong ${attempt} ${password}` });
+        expect(response.status).toBe(401);
+      }
+      const { response } = await submitSignIn(started, { email: await createUser(['viewer']), password });
+      expect(response.status).toBe(429);
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(response.headers.get('ratelimit-limit')).toBe('5');
     });
 
     it('makes an administrator enrol TOTP before any token, then requires a fresh code every sign-in', async () => {
