@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { permissionsOfRoles } from '@strongroom/contracts';
 import { createLogger, LocalSecretsProvider, PepperedHasher } from '@strongroom/platform';
 import type { LoginAccount, LoginAccounts } from '../src/login/login-accounts';
 import { loginRecordOf } from '../src/login/login-audit';
@@ -76,6 +77,7 @@ describe('login (password, TOTP, throttle)', () => {
         email,
         passwordHash,
         roles: [...roles],
+        permissions: permissionsOfRoles(roles),
         totpSecret: null,
         totpPendingSecret: null,
         totpLastStep: null,
@@ -127,6 +129,17 @@ describe('login (password, TOTP, throttle)', () => {
       outcome: 'throttled',
       reason: 'rate_limited_ip',
     });
+  });
+
+  it('makes the holder of a custom role with an administrator-only permission enrol TOTP too', async () => {
+    const officer = accounts.accounts.get('officer@mfi.test')!;
+    accounts.accounts.set('officer@mfi.test', {
+      ...officer,
+      roles: ['user_manager'],
+      permissions: new Set(['tenants.tenants.read', 'auth.memberships.update'] as const),
+    });
+    const enrolment = await attempt('officer@mfi.test');
+    expect(enrolment.outcome).toBe('mfa_enrolment_required');
   });
 
   it('makes an administrator enrol TOTP: no login until a first code proves the new secret', async () => {

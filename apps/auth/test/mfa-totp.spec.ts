@@ -1,5 +1,5 @@
 import { authenticator } from 'otplib';
-import { mfaRequiredFor } from '../src/mfa/mfa-requirement';
+import { MFA_REQUIRING_PERMISSIONS, mfaRequiredFor } from '../src/mfa/mfa-requirement';
 import { createTotpEnrolment, TOTP_STEP_SECONDS, timeStepAt, totpCodeAt, verifyTotp } from '../src/mfa/totp';
 
 const now = new Date('2030-01-01T12:00:10Z');
@@ -135,5 +135,14 @@ describe('MFA requirement', () => {
     expect(mfaRequiredFor(['partner_user', 'developer', 'viewer'])).toBe(false);
     expect(mfaRequiredFor([])).toBe(false);
     expect(mfaRequiredFor(['Admin', 'admin ', 'super-admin'])).toBe(false);
+  });
+
+  it('requires it of a custom role carrying an administrator-only permission, not of one carrying shared ones', () => {
+    expect(MFA_REQUIRING_PERMISSIONS.has('auth.memberships.update')).toBe(true);
+    expect(MFA_REQUIRING_PERMISSIONS.has('auth.roles.manage')).toBe(true);
+    expect(MFA_REQUIRING_PERMISSIONS.has('tenants.tenants.read')).toBe(false);
+    expect(MFA_REQUIRING_PERMISSIONS.has('auth.api-keys.create')).toBe(false);
+    expect(mfaRequiredFor(['user_manager'], ['tenants.tenants.read', 'auth.memberships.update'])).toBe(true);
+    expect(mfaRequiredFor(['key_reader'], ['tenants.tenants.read', 'auth.api-keys.read'])).toBe(false);
   });
 });

@@ -1,7 +1,10 @@
+import type { Permission } from '@strongroom/contracts';
 import { EnvelopeEncryption, PgDataKeyRepository, type TransitSecrets, withTenant } from '@strongroom/platform';
 import type { DataSource } from 'typeorm';
 import { AUTH_KEK_NAME } from '../auth-secrets';
 import type { StoredRecoveryCode } from '../mfa/recovery-codes';
+import { customRolesNamed } from '../roles/custom-roles.repository';
+import { customRoleNamesOf, resolveRoles } from '../roles/tenant-roles';
 
 /** What a login needs of a user, TOTP secrets decrypted. */
 export interface LoginAccount {
@@ -10,6 +13,8 @@ export interface LoginAccount {
   email: string;
   passwordHash: string;
   roles: string[];
+  /** The permissions of its roles, custom ones resolved (what decides whether MFA is required). */
+  permissions: ReadonlySet<Permission>;
   totpSecret: string | null;
   totpPendingSecret: string | null;
   totpLastStep: number | null;
@@ -65,21 +70,25 @@ export class PgLoginAccounts implements LoginAccounts {
   }
 
   async findByEmail(tenantId: string, email: string): Promise<LoginAccount | undefined> {
-    const rows: AccountRow[] = await withTenant(this.dataSource, tenantId, (manager) =>
-      manager.query(
+    const found = await withTenant(this.dataSource, tenantId, async (manager) => {
+      const rows: AccountRow[] = await manager.query(
         `SELECT id, tenant_id, email, password_hash, roles, totp_secret_ciphertext, totp_pending_ciphertext,
                 totp_last_step::text AS totp_last_step, recovery_codes FROM users WHERE email = $1`,
         [email.normalize('NFKC').trim().toLowerCase()],
-      ),
-    );
-    const row = rows[0];
-    if (row === undefined) return undefined;
+      );
+      if (rows[0] === undefined) return undefined;
+      const customRoles = await customRolesNamed(manager, customRoleNamesOf(rows[0].roles), 'none');
+      return { row: rows[0], permissions: resolveRoles(rows[0].roles, customRoles).permissions };
+    });
+    if (found === undefined) return undefined;
+    const { row, permissions } = found;
     return {
       id: row.id,
       tenantId: row.tenant_id,
       email: row.email,
       passwordHash: row.password_hash,
       roles: row.roles,
+      permissions,
       totpSecret: await this.decrypt(tenantId, row.totp_secret_ciphertext),
       totpPendingSecret: await this.decrypt(tenantId, row.totp_pending_ciphertext),
       totpLastStep: row.totp_last_step === null ? null : Number(row.totp_last_step),

@@ -116,7 +116,7 @@ export class LoginService {
       return { outcome: { outcome: 'authenticated', userId, amr: ['pwd', 'otp'] }, userId };
     }
 
-    if (mfaRequiredFor(account.roles)) {
+    if (mfaRequiredFor(account.roles, account.permissions)) {
       // Enrolment is confirmed by a first code of the pending secret, sent with the password again.
       if (account.totpPendingSecret !== null && attempt.totpCode !== undefined && attempt.totpCode !== '') {
         const verified = verifyTotp({
