@@ -1,4 +1,4 @@
-import { PlatformError } from '@strongroom/platform';
+import { NO_RESPONDERS_REASON, PlatformError } from '@strongroom/platform';
 import {
   idempotencyKeyOf,
   keyHashOf,
@@ -62,9 +62,13 @@ describe('the record of a key', () => {
 
 describe('what a failed forward does to its key', () => {
   it('frees it only when nothing can have run: no service was listening, or a rate refusal', () => {
-    expect(settlementOfFailure(PlatformError.unavailable('No service is serving ledger.v1.x', { subject: 'x' }))).toBe(
-      'release',
-    );
+    expect(
+      settlementOfFailure(
+        PlatformError.unavailable('No service is serving ledger.v1.x', { subject: 'x', reason: NO_RESPONDERS_REASON }),
+      ),
+    ).toBe('release');
+    // The same words without the reason BusClient gives a no-responders failure decide nothing.
+    expect(settlementOfFailure(PlatformError.unavailable('No service is serving ledger.v1.x'))).toBe('keep');
     expect(settlementOfFailure(new PlatformError('RATE_LIMITED', 'slow down'))).toBe('release');
   });
 

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { isPlatformError, PlatformError } from '@strongroom/platform';
+import { isPlatformError, NO_RESPONDERS_REASON, PlatformError } from '@strongroom/platform';
 import type { CallerCredential } from '../api/api-credentials';
 import { credentialKeyOf } from '../rate-limits/rate-limit-policy';
 
@@ -95,7 +95,7 @@ function digest(purpose: string, scope: IdempotencyScope): Buffer {
 export function settlementOfFailure(error: unknown): 'release' | 'keep' {
   if (!isPlatformError(error)) return 'keep';
   // BusClient's NATS "no responders": the request reached no subscriber at all.
-  if (error.code === 'UNAVAILABLE' && error.message.startsWith('No service is serving')) return 'release';
+  if (error.code === 'UNAVAILABLE' && error.details?.reason === NO_RESPONDERS_REASON) return 'release';
   // A refusal to try now, not an answer about this request.
   if (error.code === 'RATE_LIMITED') return 'release';
   return 'keep';

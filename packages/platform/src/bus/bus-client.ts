@@ -107,10 +107,13 @@ export class BusClient {
   }
 }
 
+/** `details.reason` of the UNAVAILABLE a request no subscriber received: nothing ran, a retry is safe. */
+export const NO_RESPONDERS_REASON = 'NO_RESPONDERS';
+
 function transportErrorOf(subject: string, timeoutMs: number, error: unknown): PlatformError {
   if (error instanceof NatsError) {
     if (error.code === NatsErrorCode.NoResponders) {
-      return PlatformError.unavailable(`No service is serving ${subject}`, { subject });
+      return PlatformError.unavailable(`No service is serving ${subject}`, { subject, reason: NO_RESPONDERS_REASON });
     }
     if (error.code === NatsErrorCode.Timeout) {
       return PlatformError.timeout(`${subject} did not answer within ${timeoutMs} ms`, { subject, timeoutMs });
