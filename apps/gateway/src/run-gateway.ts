@@ -30,7 +30,7 @@ import { registerCors } from './http/cors';
 import { ProblemFilter } from './http/problem.filter';
 import { problemFromError } from './http/problem-details';
 import { requestIdOf, traceRequests } from './http/request-tracing';
-import { applySecurityHeaders } from './http/security-headers';
+import { registerSecurityHeaders } from './http/security-headers';
 import { registerOidcForwarding } from './oauth/oidc-forwarding';
 
 export interface RunningGateway {
@@ -116,7 +116,7 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
     { logger: new NestPinoLogger(logger), bodyParser: false },
   );
   app.useGlobalFilters(new ProblemFilter(logger));
-  await applySecurityHeaders(app);
+  registerSecurityHeaders(app.getHttpAdapter().getInstance());
   traceRequests(app.getHttpAdapter().getInstance());
   await app.listen({ host: config.HOST, port: config.PORT });
   const url = await app.getUrl();

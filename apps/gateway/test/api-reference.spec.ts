@@ -1,8 +1,7 @@
 import { gunzipSync } from 'node:zlib';
-import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { API_REFERENCE_HTML, registerApiReference } from '../src/docs/api-reference';
-import { SECURITY_HEADERS } from '../src/http/security-headers';
+import { registerSecurityHeaders } from '../src/http/security-headers';
 
 /** The CSP directives of an answer, as a map. */
 function cspOf(header: unknown): Record<string, string> {
@@ -20,7 +19,7 @@ describe('the API reference at /docs', () => {
   beforeAll(async () => {
     fastify = Fastify();
     registerApiReference(fastify);
-    await fastify.register(helmet, SECURITY_HEADERS);
+    registerSecurityHeaders(fastify);
     fastify.get('/openapi.json', (_request, reply) => reply.send({}));
     await fastify.ready();
   });

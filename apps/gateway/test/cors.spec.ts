@@ -1,9 +1,8 @@
-import helmet from '@fastify/helmet';
 import { REQUEST_SIGNING_HEADERS } from '@strongroom/contracts';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { gatewayConfigSchema } from '../src/gateway-config';
 import { corsAllowedOriginsSchema, registerCors } from '../src/http/cors';
-import { SECURITY_HEADERS } from '../src/http/security-headers';
+import { registerSecurityHeaders } from '../src/http/security-headers';
 
 const APP = 'https://app.lender.example';
 
@@ -11,7 +10,7 @@ const APP = 'https://app.lender.example';
 async function edgeWith(allowedOrigins: string[], allowCredentials = false): Promise<FastifyInstance> {
   const fastify = Fastify();
   registerCors(fastify, { allowedOrigins, allowCredentials });
-  await fastify.register(helmet, SECURITY_HEADERS);
+  registerSecurityHeaders(fastify);
   fastify.get('/v1/tenants/:tenantId', (request, reply) =>
     request.headers.authorization === undefined
       ? reply.status(401).send({ code: 'UNAUTHENTICATED' })

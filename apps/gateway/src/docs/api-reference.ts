@@ -91,7 +91,7 @@ function send(request: FastifyRequest, reply: FastifyReply, asset: Asset): Fasti
 export function registerApiReference(fastify: FastifyInstance): void {
   const assets = apiReferenceAssets();
   const page: Asset = { contentType: CONTENT_TYPES['.html']!, body: Buffer.from(API_REFERENCE_HTML, 'utf8') };
-  const pageConfig = { config: { helmet: API_REFERENCE_SECURITY_HEADERS } };
+  const pageConfig = { config: { securityHeaders: API_REFERENCE_SECURITY_HEADERS } };
   fastify.get(API_REFERENCE_PATH, pageConfig, (request, reply) => send(request, reply, page));
   // Swagger UI's OAuth2 sign-in returns there (authorization code + PKCE): a page too.
   fastify.get(`${API_REFERENCE_PATH}/oauth2-redirect.html`, pageConfig, (request, reply) =>
