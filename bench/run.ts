@@ -14,9 +14,12 @@ async function main() {
   process.env[TEST_ADMIN_URL_VARIABLE] = postgres.adminUrl;
   const figures: Figure[] = [];
   try {
-    figures.push(...(await runPlatformBenchmarks(log)));
-    figures.push(...(await runOauthBenchmarks(log)));
-    figures.push(...(await runGatewayBenchmarks(log)));
+    // BENCH_ONLY=gateway (or platform, oauth; comma-separated) runs a subset while working on one.
+    const only = process.env.BENCH_ONLY?.split(',');
+    const wanted = (name: string) => only === undefined || only.includes(name);
+    if (wanted('platform')) figures.push(...(await runPlatformBenchmarks(log)));
+    if (wanted('oauth')) figures.push(...(await runOauthBenchmarks(log)));
+    if (wanted('gateway')) figures.push(...(await runGatewayBenchmarks(log)));
   } finally {
     await postgres.stop();
   }

@@ -191,7 +191,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       processes.spawn({
         name: service,
         command: process.execPath,
-        args: [join(options.rootDir, 'apps', service, 'dist', 'src', 'main.js')],
+        args: [...profilingArgs(env), join(options.rootDir, 'apps', service, 'dist', 'src', 'main.js')],
         env: {
           ...common,
           DATABASE_MIGRATION_URL: urls.ownerUrl,
@@ -226,7 +226,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     processes.spawn({
       name: 'gateway',
       command: process.execPath,
-      args: [join(options.rootDir, 'apps', 'gateway', 'dist', 'src', 'main.js')],
+      args: [...profilingArgs(env), join(options.rootDir, 'apps', 'gateway', 'dist', 'src', 'main.js')],
       env: gatewayEnv,
       tier: TIERS.gateway,
     });
@@ -270,4 +270,13 @@ function safeTail(file: string): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * STRONGROOM_CPU_PROFILE_DIR: every service and the gateway write a V8 CPU profile there when they
+ * stop (node's --cpu-prof, which NODE_OPTIONS refuses), for finding where a benchmark's time goes.
+ */
+function profilingArgs(env: NodeJS.ProcessEnv): string[] {
+  const dir = env.STRONGROOM_CPU_PROFILE_DIR;
+  return dir === undefined || dir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
