@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validate } from '@readme/openapi-parser';
 import type { RunningStack } from '@strongroom/cli';
-import { OIDC_ROUTES } from '@strongroom/contracts';
-import { startTestStack, type TestStack } from './test-stack';
+import { clientCredentialsToken, startTestStack, type TestStack } from './test-stack';
 
 /** A browser app of the demo tenant: the one origin the stack is told to allow. */
 const APP_ORIGIN = 'https://app.lender.example';
@@ -23,13 +22,7 @@ describe('the gateway edge: /docs and CORS', () => {
   beforeAll(async () => {
     testStack = await startTestStack({ CORS_ALLOWED_ORIGINS: APP_ORIGIN });
     stack = testStack.stack;
-    const basic = Buffer.from(`${stack.demo.clientId}:${stack.demo.clientSecret}`).toString('base64');
-    const answer = await fetch(`${stack.gatewayUrl}${OIDC_ROUTES.token}`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'grant_type=client_credentials',
-    });
-    accessToken = ((await answer.json()) as { access_token: string }).access_token;
+    accessToken = await clientCredentialsToken(stack.gatewayUrl, stack.demo);
   }, 120_000);
 
   afterAll(async () => {

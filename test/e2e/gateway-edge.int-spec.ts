@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { RunningStack } from '@strongroom/cli';
-import { startTestStack, type TestStack } from './test-stack';
+import { clientCredentialsToken, startTestStack, type TestStack } from './test-stack';
 
 /**
  * The gateway edge as clients see it, with two gateway replicas sharing one database: rate limits
@@ -40,16 +40,7 @@ describe('gateway edge: shared rate limits and Idempotency-Key', () => {
     stack = testStack.stack;
     const replica = await testStack.startGatewayReplica();
     gateways = [stack.gatewayUrl, replica.url];
-    const response = await fetch(`${stack.gatewayUrl}/oauth/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${stack.demo.clientId}:${stack.demo.clientSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'grant_type=client_credentials',
-    });
-    expect(response.status).toBe(200);
-    token = ((await response.json()) as { access_token: string }).access_token;
+    token = await clientCredentialsToken(stack.gatewayUrl, stack.demo);
   }, 180_000);
 
   afterAll(async () => {
@@ -204,15 +195,7 @@ describe('gateway edge: shared rate limits and Idempotency-Key', () => {
         headers: { 'idempotency-key': key },
       });
       const { clientId, clientSecret } = (await first.json()) as { clientId: string; clientSecret: string };
-      const other = await fetch(`${gateways[0]}/oauth/token`, {
-        method: 'POST',
-        headers: {
-          authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-        body: 'grant_type=client_credentials',
-      });
-      const otherToken = ((await other.json()) as { access_token: string }).access_token;
+      const otherToken = await clientCredentialsToken(gateways[0]!, { clientId, clientSecret });
       // Same key, same body, another credential: not a replay of the first (and refused on permission).
       const response = await fetch(`${gateways[1]}${clientsPath()}`, {
         method: 'POST',

@@ -21,7 +21,7 @@ import {
   type RuntimeProbe,
   withSuperuser,
 } from './support/tenant-rows';
-import { startTestStack, type TestStack } from './test-stack';
+import { clientCredentialsToken, startTestStack, type TestStack } from './test-stack';
 
 /** Held by bus identities alone, never by a tenant's credential (packages/contracts/test/roles.spec.ts). */
 const SERVICE_ONLY: Permission[] = [
@@ -213,16 +213,12 @@ describe('tenant isolation', () => {
       redirectUris: [],
       permissions: TENANT_PERMISSIONS,
     });
-    const response = await fetch(`${stack.gatewayUrl}/oauth/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'grant_type=client_credentials',
+    if (client.clientSecret === undefined) throw new Error('a confidential client was registered without a secret');
+    const token = await clientCredentialsToken(stack.gatewayUrl, {
+      clientId: client.clientId,
+      clientSecret: client.clientSecret,
     });
-    if (response.status !== 200) throw new Error(`token for ${tenantId}: ${response.status} ${await response.text()}`);
-    return { clientId: client.clientId, token: ((await response.json()) as { access_token: string }).access_token };
+    return { clientId: client.clientId, token };
   }
 
   /** A tenant's real resources, each created through the gateway with the tenant's own token (users over the bus). */

@@ -1,6 +1,6 @@
 import { type RunningStack } from '@strongroom/cli';
 import { signRequest } from '@strongroom/contracts';
-import { startTestStack, type TestStack } from './test-stack';
+import { clientCredentialsToken, startTestStack, type TestStack } from './test-stack';
 
 /** Tenants and their environments through the gateway, as a tenant's back office sees them. */
 describe('tenants, environments and IP allowlists through the gateway', () => {
@@ -46,15 +46,7 @@ describe('tenants, environments and IP allowlists through the gateway', () => {
     // The test stands in for a proxy on 127.0.0.1, so X-Forwarded-For names the client.
     testStack = await startTestStack({ TRUSTED_PROXIES: '127.0.0.1' });
     stack = testStack.stack;
-    const response = await fetch(`${stack.gatewayUrl}/oauth/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${stack.demo.clientId}:${stack.demo.clientSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'grant_type=client_credentials',
-    });
-    token = ((await response.json()) as { access_token: string }).access_token;
+    token = await clientCredentialsToken(stack.gatewayUrl, stack.demo);
   }, 120_000);
 
   afterAll(async () => {

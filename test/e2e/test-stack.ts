@@ -89,3 +89,21 @@ export async function startTestStack(
     },
   };
 }
+
+/** A client_credentials access token from `gatewayUrl` (the demo client's unless another is given); throws unless 200. */
+export async function clientCredentialsToken(
+  gatewayUrl: string,
+  client: { clientId: string; clientSecret: string },
+): Promise<string> {
+  const response = await fetch(`${gatewayUrl}/oauth/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: 'grant_type=client_credentials',
+  });
+  if (response.status !== 200)
+    throw new Error(`token for ${client.clientId}: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { access_token: string }).access_token;
+}

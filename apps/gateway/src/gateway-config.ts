@@ -1,4 +1,4 @@
-import { booleanFlag, commonConfigSchema, optionalString, portNumber } from '@strongroom/platform';
+import { booleanFlag, commaSeparatedList, commonConfigSchema, optionalString, portNumber } from '@strongroom/platform';
 import { z } from 'zod';
 import { corsAllowedOriginsSchema } from './http/cors';
 
@@ -21,16 +21,7 @@ export const gatewayConfigSchema = commonConfigSchema('gateway').extend({
    * Proxies whose X-Forwarded-For the gateway believes (comma-separated addresses or CIDRs), so
    * throttles and allowlists see the client's address; empty: the peer address is the client's.
    */
-  TRUSTED_PROXIES: z
-    .string()
-    .default('')
-    .transform((value) =>
-      value
-        .split(',')
-        .map((entry) => entry.trim())
-        .filter((entry) => entry !== ''),
-    )
-    .pipe(z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()])).max(64)),
+  TRUSTED_PROXIES: commaSeparatedList.pipe(z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()])).max(64)),
   /** How long /health waits for each service before calling it down. */
   HEALTH_TIMEOUT_MS: z.coerce.number().int().min(50).max(10_000).default(2_000),
   /** Browser origins allowed to call the API cross-origin (comma-separated, exact); empty: none, no CORS headers. */

@@ -42,6 +42,8 @@ export interface EventContract<Subject extends string = string, Payload extends 
 }
 
 export type RequestOf<C extends RequestContract> = z.infer<C['request']>;
+/** What a caller may send: fields with a default may be left out (the schema fills them in). */
+export type RequestInputOf<C extends RequestContract> = z.input<C['request']>;
 export type ResponseOf<C extends RequestContract> = z.infer<C['response']>;
 export type PayloadOf<C extends EventContract> = z.infer<C['payload']>;
 

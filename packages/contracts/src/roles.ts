@@ -55,17 +55,22 @@ export const listRoles = defineRequest({
   summary: "A tenant's roles, predefined then custom, each with its permissions",
 });
 
+/**
+ * A custom role as written by create (a new one) and update (its whole new set of permissions,
+ * replacing the old): within the caller's own permissions (FORBIDDEN naming the others).
+ */
+const roleRequestSchema = z
+  .object({
+    tenantId: tenantIdSchema,
+    name: customRoleNameSchema,
+    description: z.string().max(ROLE_DESCRIPTION_LENGTH_MAX).optional(),
+    permissions: rolePermissionsSchema,
+  })
+  .strict();
+
 export const createRole = defineRequest({
   subject: 'auth.v1.roles.create',
-  request: z
-    .object({
-      tenantId: tenantIdSchema,
-      name: customRoleNameSchema,
-      description: z.string().max(ROLE_DESCRIPTION_LENGTH_MAX).optional(),
-      /** Within the caller's own permissions (FORBIDDEN naming the others). */
-      permissions: rolePermissionsSchema,
-    })
-    .strict(),
+  request: roleRequestSchema,
   response: roleDefinitionSchema,
   permission: 'auth.roles.manage',
   summary: 'Define a custom role of a tenant (CONFLICT on a taken name, at most 50 per tenant)',
@@ -73,15 +78,7 @@ export const createRole = defineRequest({
 
 export const updateRole = defineRequest({
   subject: 'auth.v1.roles.update',
-  request: z
-    .object({
-      tenantId: tenantIdSchema,
-      name: customRoleNameSchema,
-      description: z.string().max(ROLE_DESCRIPTION_LENGTH_MAX).optional(),
-      /** The role's whole new set of permissions (replaces the old one). */
-      permissions: rolePermissionsSchema,
-    })
-    .strict(),
+  request: roleRequestSchema,
   response: roleDefinitionSchema.extend(accessRevocationSchema.shape),
   permission: 'auth.roles.manage',
   summary: "Replace a custom role's permissions; its holders' tokens stop working within 1 s if it lost any",

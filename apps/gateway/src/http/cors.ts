@@ -1,5 +1,6 @@
 import cors from '@fastify/cors';
 import { HEADERS, REQUEST_SIGNING_HEADERS } from '@strongroom/contracts';
+import { commaSeparatedList } from '@strongroom/platform';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER } from '../idempotency/idempotency-key';
@@ -52,16 +53,7 @@ const exactOrigin = z.string().refine((value) => {
  * `CORS_ALLOWED_ORIGINS`: comma-separated exact origins. Empty (the default) means no
  * cross-origin access at all: no CORS header is ever sent and a preflight finds no route.
  */
-export const corsAllowedOriginsSchema = z
-  .string()
-  .default('')
-  .transform((value) =>
-    value
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter((entry) => entry !== ''),
-  )
-  .pipe(z.array(exactOrigin).max(CORS_ALLOWED_ORIGINS_MAX));
+export const corsAllowedOriginsSchema = commaSeparatedList.pipe(z.array(exactOrigin).max(CORS_ALLOWED_ORIGINS_MAX));
 
 export interface CorsOptions {
   allowedOrigins: readonly string[];

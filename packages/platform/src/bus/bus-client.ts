@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
-import type { RequestContract, RequestOf, ResponseOf } from '@strongroom/contracts';
+import type { RequestContract, RequestInputOf, ResponseOf } from '@strongroom/contracts';
 import { HEADERS } from '@strongroom/contracts';
 import { type NatsConnection, NatsError, ErrorCode as NatsErrorCode } from 'nats';
 import type { CredentialSource } from '../credentials/service-credentials';
@@ -42,7 +42,7 @@ export class BusClient {
   /** A call whose input was typed (and so checked) by the caller. */
   request<C extends RequestContract>(
     contract: C,
-    input: RequestOf<C>,
+    input: RequestInputOf<C>,
     call: BusCallOptions = {},
   ): Promise<ResponseOf<C>> {
     const parsed = contract.request.safeParse(input);

@@ -31,6 +31,17 @@ export const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
 
+/** A comma-separated list (`a, b,c`), empty entries dropped; unset or empty: none. */
+export const commaSeparatedList = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== ''),
+  );
+
 export const portNumber = z.coerce.number().int().min(0).max(65_535);
 
 export const booleanFlag = z
