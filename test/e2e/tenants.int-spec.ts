@@ -155,4 +155,62 @@ describe('tenants, environments and IP allowlists through the gateway', () => {
     const tenant = await call(tenantPath());
     expect(await tenant.json()).toMatchObject({ status: 'active', settings: { ratePlan: 'standard' } });
   });
+  it('lets the platform console create, list, read, reconfigure, suspend and reactivate a tenant through the gateway', async () => {
+    const platform = await clientCredentialsToken(stack.gatewayUrl, {
+      clientId: stack.demo.platformClientId,
+      clientSecret: stack.demo.platformClientSecret,
+    });
+    const asPlatform = (path: string, init: RequestInit = {}) =>
+      fetch(`${stack.gatewayUrl}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${platform}`, 'content-type': 'application/json', ...init.headers },
+      });
+    const created = await asPlatform('/v1/tenants', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'create-harare-mfi' },
+      body: JSON.stringify({ slug: 'harare-mfi', name: 'Harare MFI', region: 'zw', settings: { ratePlan: 'basic' } }),
+    });
+    expect(created.status).toBe(201);
+    const tenant = (await created.json()) as { id: string; region: string; settings: Record<string, unknown> };
+    expect(tenant).toMatchObject({ region: 'zw', settings: { ratePlan: 'basic', auditRetentionDays: 2557 } });
+    // The same request again (a retry after a lost answer) creates nothing: the first answer, replayed.
+    const replayed = await asPlatform('/v1/tenants', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'create-harare-mfi' },
+      body: JSON.stringify({ slug: 'harare-mfi', name: 'Harare MFI', region: 'zw', settings: { ratePlan: 'basic' } }),
+    });
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    expect(await replayed.json()).toEqual(tenant);
+
+    const listed = await asPlatform('/v1/tenants?limit=100&region=zw');
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { tenants: Array<{ id: string }> }).tenants.map((t) => t.id)).toContain(tenant.id);
+    const settings = await asPlatform(`/v1/tenants/${tenant.id}/settings`, {
+      method: 'PATCH',
+      body: JSON.stringify({ accessTokenTtlSeconds: 1800, kycRetentionDays: 3650 }),
+    });
+    expect(await settings.json()).toMatchObject({
+      settings: { accessTokenTtlSeconds: 1800, kycRetentionDays: 3650, ratePlan: 'basic' },
+    });
+    const suspended = await asPlatform(`/v1/tenants/${tenant.id}/suspension`, { method: 'POST' });
+    expect(await suspended.json()).toMatchObject({ status: 'suspended' });
+    const reactivated = await asPlatform(`/v1/tenants/${tenant.id}/suspension`, { method: 'DELETE' });
+    expect(await reactivated.json()).toMatchObject({ status: 'active' });
+    const environments = await asPlatform(`/v1/tenants/${tenant.id}/environments`);
+    expect(await environments.json()).toMatchObject({
+      environments: [{ effectiveRatePlan: 'basic' }, { effectiveRatePlan: 'basic' }],
+    });
+    // Bad input is a 400 problem, never a 5xx: out-of-bounds settings, unknown fields, a bad slug.
+    for (const [path, method, body] of [
+      [`/v1/tenants/${tenant.id}/settings`, 'PATCH', { auditRetentionDays: 365 }],
+      [`/v1/tenants/${tenant.id}/settings`, 'PATCH', { ratePlan: 'unlimited' }],
+      [`/v1/tenants/${tenant.id}/settings`, 'PATCH', { surprise: true }],
+      ['/v1/tenants', 'POST', { slug: 'Not A Slug', name: 'x' }],
+      ['/v1/tenants', 'POST', { slug: 'ok-slug', name: 'x', region: 'mars' }],
+    ] as const) {
+      const response = await asPlatform(path, { method, body: JSON.stringify(body) });
+      expect([path, body, response.status]).toEqual([path, body, 400]);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+    }
+  });
 });

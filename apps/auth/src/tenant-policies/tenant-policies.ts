@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { getTenant, type Tenant, type TenantSettings } from '@strongroom/contracts';
+import {
+  getTenant,
+  PLATFORM_TENANT_ID,
+  type Tenant,
+  type TenantSettings,
+  tenantSettingsSchema,
+} from '@strongroom/contracts';
 import {
   credentialsOf,
   PlatformError,
@@ -18,6 +24,7 @@ export interface TenantPolicy {
  * this, and the revocation it triggers covers tokens issued up to this long after it.
  */
 export const TENANT_POLICY_TTL_MS = 1_000;
+const PLATFORM_TENANT_POLICY: TenantPolicy = { status: 'active', settings: tenantSettingsSchema.parse({}) };
 const ENTRIES_MAX = 10_000;
 
 /**
@@ -55,6 +62,8 @@ export class TenantPolicies {
   }
 
   private async fetch(tenantId: string): Promise<TenantPolicy> {
+    // The platform's own tenant has no row in the registry: never suspended, default lifetimes.
+    if (tenantId === PLATFORM_TENANT_ID) return PLATFORM_TENANT_POLICY;
     const credential = await credentialsOf(this.resources).asService.authorization();
     const tenant = await this.resources.bus.request(getTenant, { tenantId }, { credential });
     return { status: tenant.status, settings: tenant.settings };

@@ -27,6 +27,7 @@ export const upCommand: CliCommand = {
         `  demo tenant  ${stack.demo.tenantSlug} (${stack.demo.tenantId})`,
         `  demo admin   ${stack.demo.adminEmail} / ${stack.demo.adminPassword}`,
         `  demo client  ${stack.demo.clientId} (secret in demo.json; POST ${stack.gatewayUrl}/oauth/token)`,
+        `  platform     ${stack.demo.platformClientId} (tenant administration; secret in demo.json)`,
         `  demo file    ${join(stateDir, 'demo.json')}`,
         '',
         'Press Ctrl-C to stop.',

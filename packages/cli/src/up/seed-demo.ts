@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { createClient, createTenant, createUser, getTenant, type Permission, type Tenant } from '@strongroom/contracts';
+import {
+  createClient,
+  createTenant,
+  createUser,
+  getTenant,
+  type Permission,
+  PLATFORM_TENANT_ID,
+  type Tenant,
+} from '@strongroom/contracts';
 import { type BusClient, PlatformError } from '@strongroom/platform';
 import type { LocalCredentialStore } from './local-credentials';
 
@@ -11,6 +19,9 @@ export interface DemoTenant {
   /** A client_credentials client of the demo tenant's sandbox: `POST /oauth/token` with it. */
   clientId: string;
   clientSecret: string;
+  /** A client_credentials client of the platform itself: tenant administration through the gateway. */
+  platformClientId: string;
+  platformClientSecret: string;
 }
 
 /** What the demo client's tokens may do: read its tenant, register clients, manage API keys, revoke tokens, cards, invite users. */
@@ -26,6 +37,21 @@ export const DEMO_CLIENT_PERMISSIONS: Permission[] = [
   'auth.cards.verify-pin',
   'auth.cards.unlock',
   'auth.users.create',
+  'tenants.environments.read',
+  'tenants.environments.update',
+];
+
+/**
+ * What the platform console client's tokens may do (a super_admin's tenant administration):
+ * create, list, read, suspend and reconfigure tenants, and their environments. Its tokens name
+ * the platform tenant, so they act on any tenant — keep its secret as you would a root password.
+ */
+export const PLATFORM_CLIENT_PERMISSIONS: Permission[] = [
+  'tenants.tenants.create',
+  'tenants.tenants.read',
+  'tenants.tenants.list',
+  'tenants.tenants.suspend',
+  'tenants.settings.update',
   'tenants.environments.read',
   'tenants.environments.update',
 ];
@@ -50,35 +76,65 @@ export async function seedDemoTenant(bus: BusClient, credentials: LocalCredentia
     // Seeded by an earlier start: the same admin, the same password.
     if (!(error instanceof PlatformError && error.code === 'CONFLICT')) throw error;
   }
-  const client = await demoClient(bus, credentials, tenant.id);
-  return { tenantId: tenant.id, tenantSlug: tenant.slug, adminEmail: DEMO_ADMIN_EMAIL, adminPassword, ...client };
+  const client = await registeredClient(bus, credentials, {
+    key: 'demo',
+    tenantId: tenant.id,
+    environment: 'sandbox',
+    name: 'Demo back office',
+    permissions: DEMO_CLIENT_PERMISSIONS,
+  });
+  const platform = await registeredClient(bus, credentials, {
+    key: 'platform',
+    tenantId: PLATFORM_TENANT_ID,
+    environment: 'production',
+    name: 'Platform console',
+    permissions: PLATFORM_CLIENT_PERMISSIONS,
+  });
+  return {
+    tenantId: tenant.id,
+    tenantSlug: tenant.slug,
+    adminEmail: DEMO_ADMIN_EMAIL,
+    adminPassword,
+    ...client,
+    platformClientId: platform.clientId,
+    platformClientSecret: platform.clientSecret,
+  };
+}
+
+interface ClientSpec {
+  /** Names its entries in the local credentials (`<key>-client-id`, ...). */
+  key: 'demo' | 'platform';
+  tenantId: string;
+  environment: 'sandbox' | 'production';
+  name: string;
+  permissions: Permission[];
 }
 
 /** Registered once; its secret exists in clear only in the 0600 local credentials file. */
-async function demoClient(bus: BusClient, credentials: LocalCredentialStore, tenantId: string) {
+async function registeredClient(bus: BusClient, credentials: LocalCredentialStore, spec: ClientSpec) {
   const known = {
-    clientId: credentials.valueOf('demo-client-id'),
-    clientSecret: credentials.valueOf('demo-client-secret'),
+    clientId: credentials.valueOf(`${spec.key}-client-id`),
+    clientSecret: credentials.valueOf(`${spec.key}-client-secret`),
   };
   if (
     known.clientId !== undefined &&
     known.clientSecret !== undefined &&
-    credentials.valueOf('demo-client-tenant') === tenantId
+    credentials.valueOf(`${spec.key}-client-tenant`) === spec.tenantId
   )
     return { clientId: known.clientId, clientSecret: known.clientSecret };
   const created = await bus.request(createClient, {
-    tenantId,
-    environment: 'sandbox',
-    name: 'Demo back office',
+    tenantId: spec.tenantId,
+    environment: spec.environment,
+    name: spec.name,
     grantTypes: ['client_credentials'],
     tokenEndpointAuthMethod: 'client_secret_basic',
     redirectUris: [],
-    permissions: DEMO_CLIENT_PERMISSIONS,
+    permissions: spec.permissions,
   });
-  if (created.clientSecret === undefined) throw new Error('the demo client was registered without a secret');
-  credentials.remember('demo-client-id', created.clientId);
-  credentials.remember('demo-client-secret', created.clientSecret);
-  credentials.remember('demo-client-tenant', tenantId);
+  if (created.clientSecret === undefined) throw new Error(`the ${spec.key} client was registered without a secret`);
+  credentials.remember(`${spec.key}-client-id`, created.clientId);
+  credentials.remember(`${spec.key}-client-secret`, created.clientSecret);
+  credentials.remember(`${spec.key}-client-tenant`, spec.tenantId);
   return { clientId: created.clientId, clientSecret: created.clientSecret };
 }
 
