@@ -196,6 +196,14 @@ describe('tenants, environments and IP allowlists through the gateway', () => {
     expect(await suspended.json()).toMatchObject({ status: 'suspended' });
     const reactivated = await asPlatform(`/v1/tenants/${tenant.id}/suspension`, { method: 'DELETE' });
     expect(await reactivated.json()).toMatchObject({ status: 'active' });
+    // The platform's token names no tenant environment: it configures both.
+    for (const environment of ['sandbox', 'production']) {
+      const allowlisted = await asPlatform(`/v1/tenants/${tenant.id}/environments/${environment}`, {
+        method: 'PATCH',
+        body: JSON.stringify({ ipAllowlist: ['203.0.113.0/24'] }),
+      });
+      expect(await allowlisted.json()).toMatchObject({ environment, ipAllowlist: ['203.0.113.0/24'] });
+    }
     const environments = await asPlatform(`/v1/tenants/${tenant.id}/environments`);
     expect(await environments.json()).toMatchObject({
       environments: [{ effectiveRatePlan: 'basic' }, { effectiveRatePlan: 'basic' }],

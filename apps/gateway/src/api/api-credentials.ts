@@ -8,7 +8,13 @@ import {
   type ResponseOf,
   sha256Hex,
 } from '@strongroom/contracts';
-import { type BusClient, PlatformError, type Principal, type ProcessCredentials } from '@strongroom/platform';
+import {
+  type BusClient,
+  isPlatformPrincipal,
+  PlatformError,
+  type Principal,
+  type ProcessCredentials,
+} from '@strongroom/platform';
 import type { FastifyRequest } from 'fastify';
 import { EnvironmentPolicies } from './environment-policies';
 import { rawBodyOf } from './raw-json-body';
@@ -48,8 +54,13 @@ export class ApiCredentials {
       apiKey === undefined ? undefined : await this.exchangeApiKey(request, apiKey, resourceEnvironment);
     const authorization = exchanged === undefined ? bearer : `Bearer ${exchanged.accessToken}`;
     const principal = await this.credentials.verifier.verify(authorization);
-    // A sandbox credential never touches production resources, and the other way round.
-    if (resourceEnvironment !== undefined && principal.environment !== resourceEnvironment)
+    // A sandbox credential never touches production resources, and the other way round; platform
+    // principals (tenant administration) belong to no tenant environment.
+    if (
+      resourceEnvironment !== undefined &&
+      principal.environment !== resourceEnvironment &&
+      !isPlatformPrincipal(principal)
+    )
       throw PlatformError.forbidden(`This credential belongs to ${principal.environment}, not ${resourceEnvironment}`, {
         reason: 'WRONG_ENVIRONMENT',
       });
