@@ -3,7 +3,6 @@ import {
   createApiKey,
   createClient,
   type Environment,
-  environmentSchema,
   inviteUser,
   listApiKeys,
   type RequestContract,
