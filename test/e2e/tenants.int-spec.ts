@@ -85,6 +85,31 @@ describe('tenants, environments and IP allowlists through the gateway', () => {
     await expectWithin(1_500, '198.51.100.1', 200);
   });
 
+  it('issues no token to a client outside its environment allowlist', async () => {
+    const tokenFrom = (from: string) =>
+      fetch(`${stack.gatewayUrl}/oauth/token`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${stack.demo.clientId}:${stack.demo.clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-for': from,
+        },
+        body: 'grant_type=client_credentials',
+      });
+    await allow('sandbox', ['203.0.113.0/24']);
+    const deadline = Date.now() + 1_500;
+    let refused = await tokenFrom('198.51.100.1');
+    while (refused.status === 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      refused = await tokenFrom('198.51.100.1');
+    }
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: 'unauthorized_client' });
+    expect((await tokenFrom('203.0.113.20')).status).toBe(200);
+    await allow('sandbox', []);
+    await expectWithin(1_500, undefined, 200);
+  });
+
   it('holds API keys to the allowlist of their environment too', async () => {
     const created = await call(`${tenantPath()}/api-keys`, {
       method: 'POST',

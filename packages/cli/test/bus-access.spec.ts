@@ -160,7 +160,7 @@ describe('service identities and their tokens', () => {
     // On its own behalf the gateway only exchanges presented API keys for access tokens and reads
     // the caller's environment policy.
     expect(SERVICE_TOKEN_PERMISSIONS.gateway).toEqual(['auth.api-keys.authenticate', 'tenants.environments.read']);
-    expect(SERVICE_TOKEN_PERMISSIONS.auth).toEqual(['tenants.tenants.read']);
+    expect(SERVICE_TOKEN_PERMISSIONS.auth).toEqual(['tenants.tenants.read', 'tenants.environments.read']);
     // The CLI is the platform operator: it seeds, and suspends, reactivates and re-times tenants.
     expect(SERVICE_TOKEN_PERMISSIONS[OPERATOR_IDENTITY]).toEqual([
       'tenants.tenants.create',

@@ -115,8 +115,8 @@ export const SERVICE_TOKEN_PERMISSIONS: Readonly<Record<BusIdentity, readonly Pe
   // own behalf exchanges a presented API key for an access token and reads the caller's tenant
   // environment (IP allowlist, rate plan).
   gateway: ['auth.api-keys.authenticate', 'tenants.environments.read'],
-  // Auth checks, on its own behalf, that a tenant exists.
-  auth: ['tenants.tenants.read'],
+  // Auth checks, on its own behalf, that a tenant exists and is active, and its environments' allowlists.
+  auth: ['tenants.tenants.read', 'tenants.environments.read'],
   tenants: [],
   // Ledger, KYC and consent read, on their own behalf, the region a tenant's data lives in.
   ledger: ['tenants.tenants.read'],

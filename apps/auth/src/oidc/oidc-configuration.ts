@@ -37,6 +37,8 @@ export interface OidcConfigurationInput {
   /** A tenant's status and token settings (cached ≤ 1 s); `peek` answers from the cache only. */
   tenantPolicyOf(tenantId: string): Promise<TenantPolicy>;
   peekTenantPolicy(tenantId: string): TenantPolicy | undefined;
+  /** Whether the tenant environment's IP allowlist lets a client at `address` in (cached ≤ 1 s). */
+  addressAllowed(tenantId: string, environment: Environment, address: string): Promise<boolean>;
   /**
    * A user's roles and the permissions of its predefined and custom roles in a tenant, or
    * undefined when the user is gone (its grants then stop working).
@@ -111,11 +113,15 @@ export function oidcConfiguration(input: OidcConfigurationInput): Configuration 
         useGrantedResource: () => true,
         // Every access token of every grant passes here: a suspended tenant gets none, and each
         // tenant's tokens live as long as its settings say (15–60 min).
-        getResourceServerInfo: async (_ctx: KoaContextWithOIDC, resource: string, client) => {
+        getResourceServerInfo: async (ctx: KoaContextWithOIDC, resource: string, client) => {
           if (resource !== input.audience) throw new errors.InvalidTarget('unknown resource indicator');
-          const tenantId = (client.metadata() as StrongroomClientMetadata).tenant_id;
+          const metadata = client.metadata() as StrongroomClientMetadata;
+          const tenantId = metadata.tenant_id;
           const policy = await input.tenantPolicyOf(tenantId);
           if (policy.status !== 'active') throw new errors.UnauthorizedClient('the tenant is suspended');
+          // No token for a client outside its environment's IP allowlist (the gateway would refuse its calls anyway).
+          if (!(await input.addressAllowed(tenantId, metadata.environment, ctx.ip)))
+            throw new errors.UnauthorizedClient('requests from this address are not allowed in this environment');
           return {
             scope: catalogue,
             audience: input.audience,

@@ -125,6 +125,8 @@ export class OidcProviderHost {
         accessOf: this.options.accessOf,
         tenantPolicyOf: (tenantId) => this.options.tenantPolicies.policyOf(tenantId),
         peekTenantPolicy: (tenantId) => this.options.tenantPolicies.peek(tenantId),
+        addressAllowed: (tenantId, environment, address) =>
+          this.options.tenantPolicies.addressAllowed(tenantId, environment, address),
       }),
     );
     // The gateway is the only way in; it sets X-Forwarded-* from the issuer and the client address.

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  type Environment,
   getTenant,
+  getTenantEnvironment,
   PLATFORM_TENANT_ID,
   type Tenant,
   type TenantSettings,
@@ -8,6 +10,7 @@ import {
 } from '@strongroom/contracts';
 import {
   credentialsOf,
+  IpAllowlist,
   PlatformError,
   ReadThroughCache,
   SERVICE_RESOURCES,
@@ -38,7 +41,28 @@ export class TenantPolicies {
     entriesMax: ENTRIES_MAX,
   });
 
+  /** Each tenant environment's IP allowlist (seed 003), believed as long as the tenant's policy. */
+  private readonly allowlists = new ReadThroughCache<string, IpAllowlist>({
+    ttlMs: TENANT_POLICY_TTL_MS,
+    entriesMax: ENTRIES_MAX,
+  });
+
   constructor(@Inject(SERVICE_RESOURCES) private readonly resources: ServiceResources) {}
+
+  /**
+   * Whether a client at `address` may obtain tokens of the tenant environment: the gateway refuses
+   * calls from outside the allowlist, and no token is issued there either. Platform clients belong
+   * to no tenant environment.
+   */
+  async addressAllowed(tenantId: string, environment: Environment, address: string): Promise<boolean> {
+    if (tenantId === PLATFORM_TENANT_ID) return true;
+    const allowlist = await this.allowlists.get(`${tenantId}/${environment}`, async () => {
+      const credential = await credentialsOf(this.resources).asService.authorization();
+      const found = await this.resources.bus.request(getTenantEnvironment, { tenantId, environment }, { credential });
+      return new IpAllowlist(found.ipAllowlist);
+    });
+    return allowlist.allows(address);
+  }
 
   policyOf(tenantId: string): Promise<TenantPolicy> {
     return this.cache.get(tenantId, () => this.fetch(tenantId));
