@@ -1,4 +1,4 @@
-import { Outbox1763856000000 } from '@strongroom/platform';
+import { Outbox1763856000000, OutboxTenantScope1764288000000 } from '@strongroom/platform';
 import { Tenants1763856000100 } from './1763856000100-tenants';
 import { TenantSettings1764028800100 } from './1764028800100-tenant-settings';
 import { TenantEnvironments1764201600100 } from './1764201600100-tenant-environments';
@@ -9,4 +9,5 @@ export const migrations = [
   Tenants1763856000100,
   TenantSettings1764028800100,
   TenantEnvironments1764201600100,
+  OutboxTenantScope1764288000000,
 ];

@@ -4,8 +4,8 @@ import { grantRuntimeSequenceSql, grantRuntimeSql } from '../db/migration-sql';
 export const OUTBOX_NOTIFY_CHANNEL = 'strongroom_outbox';
 
 /**
- * The outbox of a service database (a platform table: the relay reads across tenants, so it
- * has no row-level security; `tenant_id` is kept for operators). Include in the first migration.
+ * The outbox of a service database. Include in the first migration; outboxTenantScopeSql (a
+ * later migration) scopes its rows to the tenant of the transaction that reads or writes them.
  */
 export function outboxTableSql(): string[] {
   return [
@@ -34,5 +34,24 @@ export function outboxTableSql(): string[] {
     // deletes old published rows (DESIGN "Growth stays bounded").
     ...grantRuntimeSql('outbox', ['SELECT', 'INSERT', 'UPDATE (published_at)', 'DELETE']),
     ...grantRuntimeSequenceSql('outbox_seq_seq'),
+  ];
+}
+
+const CURRENT_TENANT = "nullif(current_setting('app.tenant_id', true), '')";
+
+/**
+ * Row-level security for the outbox: in a tenant's transaction (withTenant) the runtime role sees,
+ * changes and writes that tenant's events only (and writes tenant-less platform events); without
+ * a tenant context (the relay, the cleanup, platform-wide work) it sees every row, because the
+ * relay publishes every tenant's events. A repository bug in tenant A's transaction can then
+ * neither read nor alter tenant B's pending events, nor enqueue one in B's name.
+ */
+export function outboxTenantScopeSql(): string[] {
+  return [
+    'ALTER TABLE outbox ENABLE ROW LEVEL SECURITY',
+    'ALTER TABLE outbox FORCE ROW LEVEL SECURITY',
+    `CREATE POLICY outbox_tenant_scope ON outbox
+       USING (${CURRENT_TENANT} IS NULL OR tenant_id = ${CURRENT_TENANT}::uuid)
+       WITH CHECK (${CURRENT_TENANT} IS NULL OR tenant_id IS NULL OR tenant_id = ${CURRENT_TENANT}::uuid)`,
   ];
 }
