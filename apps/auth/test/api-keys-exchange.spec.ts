@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   API_KEY_ACCESS_TOKEN_TTL_SECONDS,
   accessTokenClaimsSchema,
@@ -9,56 +6,34 @@ import {
   sha256Hex,
   signRequest,
 } from '@strongroom/contracts';
-import {
-  EnvelopeEncryption,
-  InMemoryDataKeyRepository,
-  LocalSecretsProvider,
-  PepperedHasher,
-} from '@strongroom/platform';
-import pino from 'pino';
 import { ApiKeyError } from '../src/api-keys/api-key-errors';
-import { InMemoryApiKeyRepository } from '../src/api-keys/api-key-record';
 import { type ApiKeyActor, ApiKeyService, type IssuedApiKey } from '../src/api-keys/api-key-service';
 import { apiKeyTokenClaims } from '../src/api-keys/api-key-token-issuer';
 import { apiKeyWire } from '../src/api-keys/api-keys.repository';
-import { InMemoryNonceStore } from '../src/api-keys/nonce-store';
-import { type DigestedSignedRequest, SignedRequestVerifier } from '../src/api-keys/signed-request-verification';
+import type { DigestedSignedRequest, SignedRequestVerifier } from '../src/api-keys/signed-request-verification';
+import {
+  FIXTURE_ADMIN,
+  FIXTURE_TENANT_ID,
+  type SignedRequestFixture,
+  startSignedRequestFixture,
+} from './support/signed-request-fixture';
 
-const tenantId = '0b7c6f1e-2f0a-4d8e-9a51-3c2d1e0f9a8b';
+const tenantId = FIXTURE_TENANT_ID;
+const admin = FIXTURE_ADMIN;
 const otherTenantId = '5e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b';
-const admin: ApiKeyActor = { tenantId, userId: 'user-admin', permissions: ['tenants.tenants.read'] };
 const outsider: ApiKeyActor = { ...admin, tenantId: otherTenantId, userId: 'user-outsider' };
-const start = new Date('2030-01-01T00:00:00Z');
 const body = Buffer.from('{"amountMinor":1000,"currency":"ZMW"}');
 
-let dir: string;
-let clock: Date;
+let fixture: SignedRequestFixture;
 let service: ApiKeyService;
 let verifier: SignedRequestVerifier;
 let key: IssuedApiKey;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sr-exchange-'));
-  const secrets = new LocalSecretsProvider({ stateDir: dir, logger: pino({ level: 'silent' }), nodeEnv: 'test' });
-  clock = start;
-  service = new ApiKeyService({
-    repository: new InMemoryApiKeyRepository(),
-    hasher: new PepperedHasher(secrets, { domain: 'api-key' }),
-    encryption: new EnvelopeEncryption({ transit: secrets, repository: new InMemoryDataKeyRepository() }),
-    now: () => clock,
-  });
-  verifier = new SignedRequestVerifier({
-    keys: service,
-    nonces: new InMemoryNonceStore({ entriesMax: 100, now: () => clock }),
-    now: () => clock,
-  });
-  key = await service.create(admin, {
-    environment: 'production',
-    name: 'payouts',
-    permissions: ['tenants.tenants.read'],
-  });
+  fixture = await startSignedRequestFixture();
+  ({ service, verifier, key } = fixture);
 });
-afterEach(() => rm(dir, { recursive: true, force: true }));
+afterEach(() => fixture.dispose());
 
 /** What the gateway sends over the bus: headers and the digest of the body it received, never the body. */
 function digested(received: Buffer, signedBody: Buffer = received): DigestedSignedRequest {
@@ -68,7 +43,7 @@ function digested(received: Buffer, signedBody: Buffer = received): DigestedSign
     body: signedBody,
     keyId: key.key.keyId,
     signingSecret: key.signingSecret,
-    now: clock,
+    now: fixture.clock.now,
   });
   return {
     method: 'POST',
@@ -109,7 +84,10 @@ describe('verifying a signed request from its body digest (the gateway path)', (
 describe('the access token a key is exchanged for', () => {
   it('names the key, its tenant, environment and permissions, for five minutes', async () => {
     const principal = await service.authenticate(key.apiKey, 'production');
-    const claims = apiKeyTokenClaims(principal, clock, { issuer: 'https://api.test', audience: 'strongroom-api' });
+    const claims = apiKeyTokenClaims(principal, fixture.clock.now, {
+      issuer: 'https://api.test',
+      audience: 'strongroom-api',
+    });
     expect(accessTokenClaimsSchema.parse(claims)).toEqual(claims);
     expect(claims).toMatchObject({
       iss: 'https://api.test',
@@ -127,8 +105,8 @@ describe('the access token a key is exchanged for', () => {
   it('gets a fresh token id every time', async () => {
     const principal = await service.authenticate(key.apiKey, 'production');
     const audience = { issuer: 'https://api.test', audience: 'strongroom-api' };
-    expect(apiKeyTokenClaims(principal, clock, audience).jti).not.toBe(
-      apiKeyTokenClaims(principal, clock, audience).jti,
+    expect(apiKeyTokenClaims(principal, fixture.clock.now, audience).jti).not.toBe(
+      apiKeyTokenClaims(principal, fixture.clock.now, audience).jti,
     );
   });
 });

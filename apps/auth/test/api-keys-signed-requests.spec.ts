@@ -1,51 +1,32 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { REQUEST_SIGNING_HEADERS as H, RequestSigningError, sha256Hex, signRequest } from '@strongroom/contracts';
-import {
-  EnvelopeEncryption,
-  InMemoryDataKeyRepository,
-  LocalSecretsProvider,
-  PepperedHasher,
-  PlatformError,
-} from '@strongroom/platform';
-import pino from 'pino';
+import { PlatformError } from '@strongroom/platform';
 import { ApiKeyError, apiKeyPlatformError } from '../src/api-keys/api-key-errors';
-import { InMemoryApiKeyRepository } from '../src/api-keys/api-key-record';
 import { ApiKeyService, type IssuedApiKey } from '../src/api-keys/api-key-service';
 import { InMemoryNonceStore } from '../src/api-keys/nonce-store';
-import { type SignedRequest, SignedRequestVerifier } from '../src/api-keys/signed-request-verification';
+import type { SignedRequest, SignedRequestVerifier } from '../src/api-keys/signed-request-verification';
+import {
+  FIXTURE_ADMIN,
+  FIXTURE_START,
+  FIXTURE_TENANT_ID,
+  type SignedRequestFixture,
+  startSignedRequestFixture,
+} from './support/signed-request-fixture';
 
-const tenantId = '0b7c6f1e-2f0a-4d8e-9a51-3c2d1e0f9a8b';
-const admin = { tenantId, userId: 'user-admin', permissions: ['tenants.tenants.read'] };
-const start = new Date('2030-01-01T00:00:00Z');
+const tenantId = FIXTURE_TENANT_ID;
+const admin = FIXTURE_ADMIN;
+const start = FIXTURE_START;
 const body = Buffer.from('{"amountMinor":1000,"currency":"ZMW"}');
 
-let dir: string;
-let clock: Date;
+let fixture: SignedRequestFixture;
 let service: ApiKeyService;
 let verifier: SignedRequestVerifier;
 let key: IssuedApiKey;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sr-signed-'));
-  const secrets = new LocalSecretsProvider({ stateDir: dir, logger: pino({ level: 'silent' }), nodeEnv: 'test' });
-  clock = start;
-  service = new ApiKeyService({
-    repository: new InMemoryApiKeyRepository(),
-    hasher: new PepperedHasher(secrets, { domain: 'api-key' }),
-    encryption: new EnvelopeEncryption({ transit: secrets, repository: new InMemoryDataKeyRepository() }),
-    now: () => clock,
-  });
-  const nonces = new InMemoryNonceStore({ entriesMax: 1000, now: () => clock });
-  verifier = new SignedRequestVerifier({ keys: service, nonces, now: () => clock });
-  key = await service.create(admin, {
-    environment: 'production',
-    name: 'payouts',
-    permissions: ['tenants.tenants.read'],
-  });
+  fixture = await startSignedRequestFixture();
+  ({ service, verifier, key } = fixture);
 });
-afterEach(() => rm(dir, { recursive: true, force: true }));
+afterEach(() => fixture.dispose());
 
 /** Signs as the SDK does and returns the request as the gateway would see it. */
 function signed(
@@ -59,7 +40,7 @@ function signed(
     body: options.payload ?? body,
     keyId: issued.key.keyId,
     signingSecret: issued.signingSecret,
-    now: options.at ?? clock,
+    now: options.at ?? fixture.clock.now,
     ...(options.nonce === undefined ? {} : { nonce: options.nonce }),
   });
   const parsed = new URL(url, 'http://x');
@@ -152,7 +133,7 @@ describe('signed requests', () => {
     const request = signed();
     await verifier.verify(request);
     expect(await refusalCode(request)).toBe('REPLAYED_NONCE');
-    clock = new Date(start.getTime() + 301_000);
+    fixture.clock.now = new Date(start.getTime() + 301_000);
     expect(await refusalCode(request)).toBe('STALE_TIMESTAMP');
   });
 
@@ -163,8 +144,8 @@ describe('signed requests', () => {
     await expect(verifier.verify(request)).resolves.toBeDefined();
   });
 
-  it('accepts timestamps exactly 300 s either side of the server clock, and refuses 301 s', async () => {
-    clock = new Date(start.getTime() + 999);
+  it('accepts timestamps exactly 300 s either side of the server fixture.clock.now, and refuses 301 s', async () => {
+    fixture.clock.now = new Date(start.getTime() + 999);
     for (const offsetSeconds of [-300, 300]) {
       await expect(
         verifier.verify(signed({ at: new Date(start.getTime() + offsetSeconds * 1000) })),
