@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CardError, cardPlatformError } from '../src/cards/card-errors';
+import { CardError } from '../src/cards/card-errors';
 import {
   type CardAudit,
   type CardPinState,
@@ -137,14 +137,14 @@ describe('card registration', () => {
       const refusal = await register({ cardNumber }).catch((error: unknown) => error);
       expect(refusal).toBeInstanceOf(CardError);
       expect((refusal as CardError).reason).toBe('invalid_card_number');
-      expect(JSON.stringify(cardPlatformError(refusal as CardError).toBody())).not.toContain(cardNumber.slice(0, 9));
+      expect(JSON.stringify((refusal as CardError).toPlatformError().toBody())).not.toContain(cardNumber.slice(0, 9));
     }
   });
 
   it('refuses a trivial initial PIN, naming the rule', async () => {
     const { register } = setUp();
     const refusal = (await register({ pin: '1234' }).catch((error: unknown) => error)) as CardError;
-    expect(cardPlatformError(refusal).toBody()).toEqual({
+    expect(refusal.toPlatformError().toBody()).toEqual({
       code: 'VALIDATION',
       message: 'The PIN breaks the PIN policy',
       details: { reason: 'weak_pin', violations: ['sequential_digits'] },
@@ -169,7 +169,7 @@ describe('PIN verification and the lock', () => {
     const refusals: unknown[] = [];
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const error = await service.verifyPin(TENANT, cardId, '1357', 'terminal-1').catch((e: unknown) => e);
-      refusals.push(cardPlatformError(error as CardError).toBody());
+      refusals.push((error as CardError).toPlatformError().toBody());
     }
     expect(refusals).toEqual([
       {
@@ -231,7 +231,7 @@ describe('PIN verification and the lock', () => {
     expect(await reasonOf(service.verifyPin(randomUUID(), cardId, PIN, 'a'))).toBe('not_found');
     expect(await reasonOf(service.verifyPin(TENANT, randomUUID(), PIN, 'a'))).toBe('not_found');
     expect(await reasonOf(service.unlock(randomUUID(), cardId, 'a'))).toBe('not_found');
-    expect(cardPlatformError(new CardError('not_found')).code).toBe('NOT_FOUND');
+    expect(new CardError('not_found').toPlatformError().code).toBe('NOT_FOUND');
   });
 
   it('re-hashes a PIN stored at an older cost once it is proven', async () => {

@@ -48,15 +48,15 @@ export function apiKeySubjectOf(keyId: string): `api_key:${string}` {
  * BODY_DIGEST_MISMATCH, MISSING_HEADER, MALFORMED_HEADER, MALFORMED_TARGET).
  */
 export const API_KEY_AUTHENTICATION_FAILURES = {
-  MALFORMED: { message: 'The API key is malformed', status: 'UNAUTHENTICATED' },
-  CHECKSUM_MISMATCH: { message: 'The API key checksum does not match (a typo?)', status: 'UNAUTHENTICATED' },
-  WRONG_ENVIRONMENT: { message: 'The API key belongs to another environment', status: 'UNAUTHENTICATED' },
+  MALFORMED: { code: 'UNAUTHENTICATED', message: 'The API key is malformed' },
+  CHECKSUM_MISMATCH: { code: 'UNAUTHENTICATED', message: 'The API key checksum does not match (a typo?)' },
+  WRONG_ENVIRONMENT: { code: 'UNAUTHENTICATED', message: 'The API key belongs to another environment' },
   // One answer for unknown key, wrong secret, revoked key and a rotated key past its overlap: no oracle.
-  INVALID_API_KEY: { message: 'The API key is not valid', status: 'UNAUTHENTICATED' },
+  INVALID_API_KEY: { code: 'UNAUTHENTICATED', message: 'The API key is not valid' },
   // Only said to a caller that proved it holds the secret.
-  EXPIRED: { message: 'The API key has expired', status: 'UNAUTHENTICATED' },
+  EXPIRED: { code: 'UNAUTHENTICATED', message: 'The API key has expired' },
   // The caller is not the gateway: only the gateway exchanges keys for tokens.
-  NOT_GATEWAY: { message: 'Only the gateway may authenticate API keys', status: 'FORBIDDEN' },
+  NOT_GATEWAY: { code: 'FORBIDDEN', message: 'Only the gateway may authenticate API keys' },
 } as const;
 export type ApiKeyAuthenticationFailure = keyof typeof API_KEY_AUTHENTICATION_FAILURES;
 

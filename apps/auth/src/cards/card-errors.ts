@@ -1,5 +1,5 @@
-import { CARD_PIN_REFUSALS, type ErrorCode } from '@strongroom/contracts';
-import { PlatformError } from '@strongroom/platform';
+import { CARD_PIN_REFUSALS } from '@strongroom/contracts';
+import { DomainRefusal, type RefusalTable } from '@strongroom/platform';
 
 export const CARD_FAILURES = {
   // wrong_pin (UNAUTHENTICATED) and card_locked (FORBIDDEN): declared in the contract, SDKs switch on them.
@@ -11,24 +11,14 @@ export const CARD_FAILURES = {
   card_already_registered: { code: 'CONFLICT', message: 'This card is already registered in the tenant' },
   // Attempts on one card kept overtaking this one; nothing was counted for it.
   card_busy: { code: 'CONFLICT', message: 'The card changed during the attempt; try again' },
-} as const satisfies Record<string, { code: ErrorCode; message: string }>;
+} as const satisfies RefusalTable;
 export type CardFailure = keyof typeof CARD_FAILURES;
 
-type Details = Record<string, string | number | readonly string[]>;
-
 /** Messages are fixed per code; details carry ids, counts and policy names, never a PIN or card number. */
-export class CardError extends Error {
+export class CardError extends DomainRefusal<typeof CARD_FAILURES> {
   override readonly name = 'CardError';
 
-  constructor(
-    readonly reason: CardFailure,
-    readonly details: Details = {},
-  ) {
-    super(CARD_FAILURES[reason].message);
+  constructor(reason: CardFailure, details: DomainRefusal<typeof CARD_FAILURES>['details'] = {}) {
+    super(CARD_FAILURES, reason, details);
   }
-}
-
-/** The single mapping to the platform's catalogue; `reason` is what an SDK switches on. */
-export function cardPlatformError(error: CardError): PlatformError {
-  return new PlatformError(CARD_FAILURES[error.reason].code, error.message, { reason: error.reason, ...error.details });
 }

@@ -9,7 +9,7 @@ import {
   verifyCardPin,
 } from '@strongroom/contracts';
 import { assertMayActOnTenant, type BusRequestContext, Handles, type Principal } from '@strongroom/platform';
-import { CardError, cardPlatformError } from './card-errors';
+import { CardError } from './card-errors';
 import { CardsService, type StoredCard } from './cards.service';
 
 /** Cards and PINs on the bus: the tenant rule, the service, the one error mapping. Never echoes a number or PIN. */
@@ -76,7 +76,7 @@ async function refusalsMapped<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof CardError) throw cardPlatformError(error);
+    if (error instanceof CardError) throw error.toPlatformError();
     throw error;
   }
 }

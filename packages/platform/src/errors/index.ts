@@ -1,2 +1,3 @@
+export * from './domain-refusal';
 export * from './platform-error';
 export * from './zod-issues';
