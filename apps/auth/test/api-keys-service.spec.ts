@@ -19,8 +19,15 @@ const admin: ApiKeyActor = {
   tenantId,
   userId: 'user-admin',
   permissions: ['tenants.tenants.read', 'auth.users.create', 'platform.health.read'],
+  // Keys of both environments are made below: as a platform principal would.
+  environment: null,
 };
-const reader: ApiKeyActor = { tenantId, userId: 'user-reader', permissions: ['tenants.tenants.read'] };
+const reader: ApiKeyActor = {
+  tenantId,
+  userId: 'user-reader',
+  permissions: ['tenants.tenants.read'],
+  environment: null,
+};
 const start = new Date('2030-01-01T00:00:00Z');
 
 let dir: string;
@@ -102,6 +109,33 @@ describe('creating a key', () => {
         stored?.signingSecretCiphertext ?? '',
       ),
     ).rejects.toMatchObject({ code: expect.stringMatching(/DECRYPTION_FAILED|DATA_KEY_NOT_FOUND/) });
+  });
+
+  it('keeps a sandbox credential from the production keys: no create, no list, no rotate, no revoke', async () => {
+    const production = await service.create(admin, {
+      environment: 'production',
+      name: 'payouts',
+      permissions: ['tenants.tenants.read'],
+    });
+    const sandboxDeveloper: ApiKeyActor = { ...admin, userId: 'user-dev', environment: 'sandbox' };
+    expect(
+      (
+        await refusal(
+          service.create(sandboxDeveloper, {
+            environment: 'production',
+            name: 'x',
+            permissions: ['tenants.tenants.read'],
+          }),
+        )
+      ).code,
+    ).toBe('OTHER_ENVIRONMENT');
+    expect((await refusal(service.list(sandboxDeveloper, { limit: 10, environment: 'production' }))).code).toBe(
+      'OTHER_ENVIRONMENT',
+    );
+    expect(await service.list(sandboxDeveloper, { limit: 10 })).toEqual([]);
+    expect((await refusal(service.rotate(sandboxDeveloper, production.key.keyId))).code).toBe('NOT_FOUND');
+    expect((await refusal(service.revoke(sandboxDeveloper, production.key.keyId))).code).toBe('NOT_FOUND');
+    expect((await service.list(admin, { limit: 10 })).map((key) => key.status)).toEqual(['active']);
   });
 
   it('refuses permissions the creator does not hold and stores nothing', async () => {

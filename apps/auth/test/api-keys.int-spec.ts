@@ -55,13 +55,15 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
   let asTenantAdmin: BusClient;
   let asGateway: BusClient;
   let tenantAdmin: string;
+  /** The same administrator signed in through a sandbox client: a credential manages its own environment's keys only. */
+  let sandboxAdmin: string;
   const shownOnce: string[] = [];
 
   async function createKey(environment: Environment, overrides: Partial<RequestOf<typeof createApiKey>> = {}) {
     const issued = await asTenantAdmin.request(
       createApiKey,
       { tenantId, environment, name: 'payouts', permissions: ['tenants.tenants.read'], ...overrides },
-      { credential: tenantAdmin },
+      { credential: environment === 'sandbox' ? sandboxAdmin : tenantAdmin },
     );
     shownOnce.push(issued.apiKey, issued.signingSecret);
     return issued;
@@ -105,6 +107,7 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
       actingAs: serviceCredentialsOverBus(asTenantAdmin),
     });
     tenantAdmin = await slice.userToken({ tenantId, permissions: KEY_ADMIN_PERMISSIONS });
+    sandboxAdmin = await slice.userToken({ tenantId, permissions: KEY_ADMIN_PERMISSIONS, env: 'sandbox' });
   });
 
   afterAll(async () => {

@@ -15,6 +15,7 @@ export const API_KEY_FAILURES = {
   INVALID_OVERLAP: { code: 'VALIDATION', message: 'The rotation overlap is not valid' },
   INVALID_INPUT: { code: 'VALIDATION', message: 'The API key request is not valid' },
   NOT_FOUND: { code: 'NOT_FOUND', message: 'API key not found' },
+  OTHER_ENVIRONMENT: { code: 'FORBIDDEN', message: "This credential cannot manage the other environment's API keys" },
   NOT_ROTATABLE: { code: 'CONFLICT', message: 'Only an active API key can be rotated' },
 } as const satisfies RefusalTable;
 export type ApiKeyFailure = keyof typeof API_KEY_FAILURES;

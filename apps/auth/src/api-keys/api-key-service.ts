@@ -33,6 +33,14 @@ export interface ApiKeyActor {
   tenantId: string;
   userId: string;
   permissions: readonly string[];
+  /** The environment of the actor's credential: it manages that environment's keys only. Null: a platform principal. */
+  environment: Environment | null;
+}
+
+/** A credential never reaches the other environment's keys (a sandbox developer cannot mint or rotate production keys). */
+function assertSameEnvironment(actor: ApiKeyActor, environment: Environment): void {
+  if (actor.environment !== null && actor.environment !== environment)
+    throw new ApiKeyError('OTHER_ENVIRONMENT', { environment: actor.environment });
 }
 
 export interface CreateApiKeyInput {
@@ -83,6 +91,7 @@ export class ApiKeyService {
   }
 
   async create(actor: ApiKeyActor, input: CreateApiKeyInput): Promise<IssuedApiKey> {
+    assertSameEnvironment(actor, input.environment);
     const now = this.now();
     const permissions = grantablePermissions(input.permissions, actor.permissions);
     const expiresAt = validatedExpiry(input.expiresAt, now);
@@ -143,7 +152,9 @@ export class ApiKeyService {
     if (!Number.isInteger(page.limit) || page.limit < 1 || page.limit > LIST_PAGE_SIZE_MAX) {
       throw new ApiKeyError('INVALID_INPUT', { field: 'limit', limitMax: LIST_PAGE_SIZE_MAX });
     }
-    return (await this.repository.list(actor.tenantId, page)).map(apiKeyView);
+    if (page.environment !== undefined) assertSameEnvironment(actor, page.environment);
+    const scoped = actor.environment === null ? page : { ...page, environment: actor.environment };
+    return (await this.repository.list(actor.tenantId, scoped)).map(apiKeyView);
   }
 
   /** Verifies a presented key for a resource in `environment`. */
@@ -198,8 +209,13 @@ export class ApiKeyService {
 
   private async ownedRecord(actor: ApiKeyActor, keyId: string): Promise<ApiKeyRecord> {
     const record = await this.repository.findByKeyId(keyId);
-    // Another tenant's key is "not found", never "forbidden": its existence is not ours to confirm.
-    if (record === null || record.tenantId !== actor.tenantId) throw new ApiKeyError('NOT_FOUND', { keyId });
+    // Another tenant's key, or the other environment's, is "not found": its existence is not ours to confirm.
+    if (
+      record === null ||
+      record.tenantId !== actor.tenantId ||
+      (actor.environment !== null && record.environment !== actor.environment)
+    )
+      throw new ApiKeyError('NOT_FOUND', { keyId });
     return record;
   }
 

@@ -124,8 +124,14 @@ export class ApiKeysHandler {
  */
 function actorOf(principal: Principal | undefined, tenantId: string): ApiKeyActor {
   assertMayActOnTenant(principal, tenantId);
-  const held = isPlatformPrincipal(principal!) ? Object.keys(PERMISSIONS) : [...principal!.permissions];
-  return { tenantId, userId: principal!.subject, permissions: held };
+  const platform = isPlatformPrincipal(principal!);
+  const held = platform ? Object.keys(PERMISSIONS) : [...principal!.permissions];
+  return {
+    tenantId,
+    userId: principal!.subject,
+    permissions: held,
+    environment: platform ? null : principal!.environment,
+  };
 }
 
 async function refusalsMapped<T>(work: () => Promise<T>): Promise<T> {

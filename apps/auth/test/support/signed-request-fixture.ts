@@ -18,6 +18,8 @@ export const FIXTURE_ADMIN: ApiKeyActor = {
   tenantId: FIXTURE_TENANT_ID,
   userId: 'user-admin',
   permissions: ['tenants.tenants.read'],
+  // Keys of both environments are made: as a platform principal would.
+  environment: null,
 };
 export const FIXTURE_START = new Date('2030-01-01T00:00:00Z');
 
