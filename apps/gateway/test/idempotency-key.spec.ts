@@ -1,6 +1,8 @@
 import { NO_RESPONDERS_REASON, PlatformError } from '@strongroom/platform';
+import type { CallerCredential } from '../src/api/api-credentials';
 import {
   idempotencyKeyOf,
+  idempotencyScopeOf,
   keyHashOf,
   openResponse,
   requestFingerprintOf,
@@ -40,6 +42,26 @@ describe('the record of a key', () => {
     expect(keyHashOf({ ...scope, tenantId: '00000000-0000-0000-0000-000000000001' })).not.toEqual(id);
     // Length-prefixed fields: moving a character between fields changes the hash.
     expect(keyHashOf({ ...scope, credential: 'client:c1o', key: 'rder-42' })).not.toEqual(id);
+  });
+
+  it('scopes a key to the user as well as the client: two users of one app never share a record', () => {
+    const userOf = (subject: string) =>
+      ({
+        authorization: 'Bearer x',
+        principal: {
+          subject,
+          tenantId: scope.tenantId,
+          environment: 'production',
+          clientId: 'c1',
+          tokenId: subject,
+          issuedAt: new Date(),
+          expiresAt: new Date(),
+          permissions: new Set(),
+        },
+      }) as unknown as CallerCredential;
+    const first = keyHashOf(idempotencyScopeOf(userOf('user-a'), 'order-42'));
+    expect(keyHashOf(idempotencyScopeOf(userOf('user-a'), 'order-42'))).toEqual(first);
+    expect(keyHashOf(idempotencyScopeOf(userOf('user-b'), 'order-42'))).not.toEqual(first);
   });
 
   it('fingerprints method, path with query, and the exact body bytes', () => {

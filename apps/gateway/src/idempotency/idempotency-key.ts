@@ -24,8 +24,9 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
 }
 
 /**
- * Who a key belongs to: the tenant and the credential within it (as rate limits count it), so
- * two clients choosing the same key never see each other's requests.
+ * Who a key belongs to: the tenant, the credential within it (as rate limits count it), its
+ * environment and its subject, so two clients — or two users of one client — choosing the same
+ * key never see each other's requests (a stored answer may hold a secret shown once).
  */
 export interface IdempotencyScope {
   tenantId: string;
@@ -34,7 +35,9 @@ export interface IdempotencyScope {
 }
 
 export function idempotencyScopeOf(caller: CallerCredential, key: string): IdempotencyScope {
-  return { tenantId: caller.principal.tenantId, credential: credentialKeyOf(caller), key };
+  const { principal } = caller;
+  const credential = `${credentialKeyOf(caller)}/${principal.environment}/${principal.subject}`;
+  return { tenantId: principal.tenantId, credential, key };
 }
 
 /** The record's id: a hash, so the store never holds the key that opens the stored response. */
