@@ -3,34 +3,17 @@ import { withoutTenant, withTenant } from '../src';
 
 const TENANT = '0b7e4c1e-8f0a-4c55-9a41-3f1d2b6c7a10';
 
-/**
- * A DataSource stand-in: each transaction records its queries and runs the work, or fails as told
- * (at COMMIT for withTenant's own query runner, after the work for DataSource.transaction).
- */
+/** A DataSource stand-in: each transaction records its queries and runs the work, or fails as told. */
 function fakeDataSource(failures: unknown[]) {
   const queries: unknown[][] = [];
   let transactions = 0;
-  let failure: unknown;
   const manager = { query: async (...args: unknown[]) => queries.push(args) } as unknown as EntityManager;
-  const runner = {
-    manager,
-    connect: async () => undefined,
-    release: async () => undefined,
-    query: async (sql: string) => {
-      if (sql.startsWith('BEGIN')) {
-        transactions += 1;
-        failure = failures.shift();
-      } else if (sql === 'COMMIT' && failure) throw failure;
-      if (sql !== 'COMMIT' && sql !== 'ROLLBACK') queries.push([sql]);
-    },
-  };
   const dataSource = {
-    createQueryRunner: () => runner,
     transaction: async <T>(work: (manager: EntityManager) => Promise<T>): Promise<T> => {
       transactions += 1;
-      const failed = failures.shift();
+      const failure = failures.shift();
       const result = await work(manager);
-      if (failed) throw failed;
+      if (failure) throw failure;
       return result;
     },
   } as unknown as DataSource;
@@ -43,7 +26,7 @@ describe('withTenant', () => {
   it('sets the tenant transaction-locally before any work', async () => {
     const fake = fakeDataSource([]);
     await withTenant(fake.dataSource, TENANT.toUpperCase(), async (manager) => manager.query('SELECT 1'));
-    expect(fake.queries).toEqual([[`BEGIN; SELECT set_config('app.tenant_id', '${TENANT}', true)`], ['SELECT 1']]);
+    expect(fake.queries).toEqual([["SELECT set_config('app.tenant_id', $1, true)", [TENANT]], ['SELECT 1']]);
   });
 
   it.each(['', 'not-a-uuid', "x' OR 1=1 --", `${TENANT} `, `${TENANT}0`])(

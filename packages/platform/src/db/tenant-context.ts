@@ -20,33 +20,12 @@ export async function withTenant<T>(
   work: (manager: EntityManager) => Promise<T>,
 ): Promise<T> {
   if (!UUID.test(tenantId)) throw PlatformError.validation('tenant id must be a UUID', { tenantId: '(invalid)' });
-  // The id is a checked UUID, so it can be written into the statement: BEGIN and the tenant's
-  // setting then take one round trip instead of two (a quarter of a simple read's).
-  const begin = `BEGIN; SELECT set_config('app.tenant_id', '${tenantId.toLowerCase()}', true)`;
-  return retryTransient(() => inTransaction(dataSource, begin, work));
-}
-
-/** A transaction begun by `begin` (one round trip), committed after `work`, rolled back if it throws. */
-async function inTransaction<T>(
-  dataSource: DataSource,
-  begin: string,
-  work: (manager: EntityManager) => Promise<T>,
-): Promise<T> {
-  const runner = dataSource.createQueryRunner();
-  await runner.connect();
-  try {
-    await runner.query(begin);
-    const result = await work(runner.manager);
-    await runner.query('COMMIT');
-    return result;
-  } catch (error) {
-    // Whatever failed (the begin, the work, the commit), the connection goes back to the pool
-    // outside any transaction; a ROLLBACK with none open is only a warning.
-    await runner.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    await runner.release();
-  }
+  return retryTransient(() =>
+    dataSource.transaction(async (manager) => {
+      await manager.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId.toLowerCase()]);
+      return work(manager);
+    }),
+  );
 }
 
 /** A transaction on platform tables that have no tenant (outbox): no tenant context at all. */
