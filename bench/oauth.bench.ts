@@ -50,7 +50,7 @@ async function benchAgainst(stack: RunningStack, pkiDir: string, log: (line: str
     // Baseline: GET /jwks crosses the same path as a token request (HTTP → gateway → bus → auth →
     // oidc-provider and back) with no grant work: no client lookup, no secret check, no signing.
     // The ratio is then the share of the platform's edge-to-provider capacity issuance keeps. A
-    // bare in-process ES256 sign (~10-40k/s) would only say that a stack costs more than a call.
+    // bare in-process RS256 sign (~10-40k/s) would only say that a stack costs more than a call.
     // Target (issue 4): ≥ 1,000 tokens/s on 2 cores; Keycloak plans 120/s per vCPU.
     const baseline = await load(BASELINE_REQUESTS, CONCURRENCY, jwks);
     log(`oauth: ${BASELINE_REQUESTS} GET /jwks, ${CONCURRENCY} in flight (baseline)`);

@@ -1,5 +1,6 @@
 import { REQUEST_SIGNING_HEADERS } from '@strongroom/contracts';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { API_ROUTES } from '../src/api/api-route-table';
 import { gatewayConfigSchema } from '../src/gateway-config';
 import { corsAllowedOriginsSchema, registerCors } from '../src/http/cors';
 import { registerSecurityHeaders } from '../src/http/security-headers';
@@ -70,7 +71,10 @@ describe('CORS at the gateway (CORS_ALLOWED_ORIGINS)', () => {
       const answer = await preflight(fastify, APP);
       expect(answer.statusCode).toBe(204);
       expect(answer.headers['access-control-allow-origin']).toBe(APP);
-      expect(answer.headers['access-control-allow-methods']).toBe('GET, POST, PUT, DELETE');
+      expect(answer.headers['access-control-allow-methods']).toBe('GET, POST, PUT, PATCH, DELETE');
+      // Every method an API route uses is offered (PATCH of settings and environments included).
+      const offered = String(answer.headers['access-control-allow-methods']).split(', ');
+      for (const route of API_ROUTES) expect(offered).toContain(route.method);
       const allowed = String(answer.headers['access-control-allow-headers']).split(', ');
       expect(allowed).toEqual(
         expect.arrayContaining([

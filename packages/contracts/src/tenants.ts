@@ -95,7 +95,7 @@ export const listTenants = defineRequest({
     .object({
       limit: z.number().int().min(1).max(TENANT_PAGE_SIZE_MAX).default(50),
       /** The `nextCursor` of the previous page. */
-      cursor: z.string().max(200).optional(),
+      cursor: tenantIdSchema.optional(),
       status: z.enum(['active', 'suspended']).optional(),
       region: regionSchema.optional(),
     })

@@ -18,9 +18,12 @@ import { ACCESS_CONTROL_ROUTES } from './access-control-routes';
 import { bodyObject, cardOf, environmentIn, numberIn, params, queryObject } from './route-input';
 import { TENANT_ROUTES } from './tenant-routes';
 
+/** The HTTP methods API routes use (CORS offers exactly these). */
+export const API_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
 /** One API route: the contract it forwards to (and so the permission it requires) and how its input is read. */
 export interface ApiRoute {
-  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  method: (typeof API_METHODS)[number];
   url: string;
   contract: RequestContract;
   status?: number;

@@ -51,7 +51,7 @@ export const PROBLEM_RESPONSES: Readonly<Record<ProblemName, { status: number; c
 
 /** What one route can answer besides success, from what it is: the branching lives here only. */
 export function problemsOf(route: Pick<ApiRoute, 'method' | 'url'>): ProblemName[] {
-  const takesBody = route.method === 'POST' || route.method === 'PUT';
+  const takesBody = route.method !== 'GET' && route.method !== 'DELETE';
   const conflict: ProblemName[] =
     route.method === 'POST' ? ['CONFLICT_OR_IDEMPOTENCY_KEY'] : route.method === 'GET' ? [] : ['CONFLICT'];
   return [

@@ -3,6 +3,7 @@ import { HEADERS, REQUEST_SIGNING_HEADERS } from '@strongroom/contracts';
 import { commaSeparatedList } from '@strongroom/platform';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { API_METHODS } from '../api/api-route-table';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER } from '../idempotency/idempotency-key';
 import { rateLimitHeaders } from '../rate-limits/rate-limit-policy';
 
@@ -36,8 +37,8 @@ export const CORS_EXPOSED_RESPONSE_HEADERS: readonly string[] = [
   'www-authenticate',
 ];
 
-/** The methods of the API and OAuth routes (ApiRoute['method']); nothing else is offered. */
-export const CORS_ALLOWED_METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'DELETE'];
+/** The methods of the API and OAuth routes; nothing else is offered. */
+export const CORS_ALLOWED_METHODS: readonly string[] = API_METHODS;
 
 /** `https://app.example.com` exactly as a browser sends it in `Origin` (RFC 6454 §6.1): no path, no wildcard. */
 const exactOrigin = z.string().refine((value) => {
