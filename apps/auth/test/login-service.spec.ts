@@ -43,7 +43,10 @@ class InMemoryAccounts implements LoginAccounts {
     return true;
   }
   async recordTotpStep(_tenantId: string, userId: string, timeStep: number) {
-    this.byId(userId).totpLastStep = timeStep;
+    const account = this.byId(userId);
+    if (account.totpLastStep !== null && account.totpLastStep >= timeStep) return false;
+    account.totpLastStep = timeStep;
+    return true;
   }
   private byId(id: string) {
     return [...this.accounts.values()].find((account) => account.id === id)!;
@@ -185,6 +188,16 @@ describe('login (password, TOTP, throttle)', () => {
     await expect(attempt('officer@mfi.test', { totpCode: code, ip: '203.0.113.4' })).resolves.toEqual({
       outcome: 'invalid_credentials',
     });
+  });
+
+  it('lets one of two sign-ins racing with the same code through, never both', async () => {
+    const account = accounts.accounts.get('officer@mfi.test')!;
+    account.totpSecret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    const code = totpCodeAt(account.totpSecret, now);
+    const outcomes = await Promise.all(
+      ['203.0.113.5', '203.0.113.6'].map((ip) => attempt('officer@mfi.test', { totpCode: code, ip })),
+    );
+    expect(outcomes.map((outcome) => outcome.outcome).sort()).toEqual(['authenticated', 'invalid_credentials']);
   });
 
   it('records every attempt for the audit trail, without the email or any credential', async () => {

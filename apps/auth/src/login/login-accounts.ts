@@ -36,7 +36,11 @@ export interface LoginAccounts {
     expected: StoredRecoveryCode[],
     next: StoredRecoveryCode[],
   ): Promise<boolean>;
-  recordTotpStep(tenantId: string, userId: string, timeStep: number): Promise<void>;
+  /**
+   * Records the time step of a code just accepted, only if it is later than the last one used:
+   * false when another sign-in used this step (or a later one) first — the code is spent.
+   */
+  recordTotpStep(tenantId: string, userId: string, timeStep: number): Promise<boolean>;
 }
 
 /** Envelope purpose: a TOTP ciphertext decrypts as nothing else. */
@@ -136,14 +140,18 @@ export class PgLoginAccounts implements LoginAccounts {
     return rows.length === 1;
   }
 
-  async recordTotpStep(tenantId: string, userId: string, timeStep: number): Promise<void> {
-    // Never backwards: two logins racing with codes of different steps keep the later step.
-    await withTenant(this.dataSource, tenantId, (manager) =>
-      manager.query('UPDATE users SET totp_last_step = GREATEST(coalesce(totp_last_step, 0), $2) WHERE id = $1', [
-        userId,
-        timeStep,
-      ]),
+  async recordTotpStep(tenantId: string, userId: string, timeStep: number): Promise<boolean> {
+    // Compare-and-set: of two sign-ins racing with the same code, exactly one moves the step.
+    const moved: unknown[] = await withTenant(this.dataSource, tenantId, (manager) =>
+      manager.query(
+        `WITH moved AS (
+           UPDATE users SET totp_last_step = $2
+            WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2) RETURNING 1
+         ) SELECT 1 FROM moved`,
+        [userId, timeStep],
+      ),
     );
+    return moved.length === 1;
   }
 
   private async decrypt(tenantId: string, ciphertext: string | null): Promise<string | null> {

@@ -111,7 +111,11 @@ export class LoginService {
         await throttle.recordFailure(subject, attempt.now);
         return { outcome: { outcome: 'invalid_credentials' }, userId };
       }
-      await accounts.recordTotpStep(account.tenantId, account.id, verified.timeStep);
+      if (!(await accounts.recordTotpStep(account.tenantId, account.id, verified.timeStep))) {
+        // Another sign-in spent this code first (the check above read the step before it moved).
+        await throttle.recordFailure(subject, attempt.now);
+        return { outcome: { outcome: 'invalid_credentials' }, userId };
+      }
       await throttle.recordSuccess(subject);
       return { outcome: { outcome: 'authenticated', userId, amr: ['pwd', 'otp'] }, userId };
     }

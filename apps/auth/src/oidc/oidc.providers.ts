@@ -7,6 +7,7 @@ import {
   tokensRevoked,
 } from '@strongroom/contracts';
 import {
+  credentialsOf,
   dataSourceOf,
   enqueueEvent,
   PepperedHasher,
@@ -148,7 +149,8 @@ export const oidcProviders: Provider[] = [
             const now = new Date();
             return { keys: publishedKeys(await signingKeys.keys(now), now) };
           },
-          isRevoked: (claims) => resources.credentials?.isRevoked(claims) ?? false,
+          // Fail closed: without the revocation list no token may be called active.
+          isRevoked: (claims) => credentialsOf(resources).isRevoked(claims),
         }),
         revokeAccessToken: (claims) =>
           publish((manager) =>
