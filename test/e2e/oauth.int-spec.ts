@@ -621,7 +621,13 @@ describe('OAuth2/OIDC through the gateway', () => {
       const enrolmentPage = await enrolment.response.text();
       expect(enrolmentPage).toMatch(/<svg[^>]*>.*<path/s);
       const secret = totpSecretOf(enrolmentPage);
-      const { codes, callback } = await submitEnrolment(started, { email, password, totp: totpAt(secret, Date.now()) });
+      // The step after the enrolment's own, whatever boundary the clock crosses meanwhile (±1 step is accepted).
+      const enrolledAtMs = Date.now();
+      const { codes, callback } = await submitEnrolment(started, {
+        email,
+        password,
+        totp: totpAt(secret, enrolledAtMs),
+      });
       expect(codes).toHaveLength(10);
       const tokens = await exchange(started, callback);
       expect(decodeJwt(tokens.access_token).permissions).toEqual(['tenants.tenants.read']);
@@ -630,7 +636,7 @@ describe('OAuth2/OIDC through the gateway', () => {
       expect((await submitSignIn(again, { email, password })).response.status).toBe(401);
       expect((await submitSignIn(again, { email, password, totp: '000000' })).response.status).toBe(401);
       // The code just used is spent; the next step's code (within the ±1 window) works.
-      const next = totpAt(secret, Date.now() + 30_000);
+      const next = totpAt(secret, enrolledAtMs + 30_000);
       expect((await submitSignIn(again, { email, password, totp: next })).callback).toBeDefined();
     });
 

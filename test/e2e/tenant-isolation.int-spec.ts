@@ -444,11 +444,11 @@ describe('tenant isolation', () => {
           const name = `${service}.${table.table}`;
           const relay = RELAY_TABLES[table.table] !== undefined;
           coverage[service]!.push(`${table.table} (${probe.victimRows} rows of B${relay ? ', relay-readable' : ''})`);
+          if (!table.rowLevelSecurity || !table.forceRowLevelSecurity)
+            failures.push(`${name}: row-level security not enabled and forced`);
           // A service that has emitted nothing for B yet (ledger, KYC, consent, audit today) has no outbox row to try.
           if (relay && probe.victimRows === 0) continue;
           if (relay) outboxesProbed.push(service);
-          if (!table.rowLevelSecurity || !table.forceRowLevelSecurity)
-            failures.push(`${name}: row-level security not enabled and forced`);
           if (probe.victimRows === 0) failures.push(`${name}: B has no rows here, so nothing was tried`);
           for (const step of relay ? (['select', 'update', 'delete'] as const) : STEPS)
             if (!refusedOrNone(probe[step])) failures.push(`${name}: ${step} → ${show(probe[step])}`);
@@ -457,7 +457,7 @@ describe('tenant isolation', () => {
           if (probe.moveIntoVictim !== undefined && !refusedOrNone(probe.moveIntoVictim))
             failures.push(`${name}: UPDATE of A's rows to name B → ${show(probe.moveIntoVictim)}`);
           // Control: in B's own context the role does see them (the zeros above are the policy's).
-          if ('rows' in probe.selectAsVictim && probe.selectAsVictim.rows !== probe.victimRows)
+          if (!('rows' in probe.selectAsVictim) || probe.selectAsVictim.rows !== probe.victimRows)
             failures.push(`${name}: in B's own context the role sees ${show(probe.selectAsVictim)}`);
         }
       });

@@ -10,6 +10,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * `app.tenant_id`), plus one exception for cleanup: any expired row may be seen and deleted without
  * a tenant context, so a replica clears them in small batches (DESIGN "Growth stays bounded").
  */
+const NO_TENANT_CONTEXT = "nullif(current_setting('app.tenant_id', true), '') IS NULL";
+
 export class IdempotencyKeys1764201600200 implements MigrationInterface {
   readonly name = 'IdempotencyKeys1764201600200';
 
@@ -32,9 +34,12 @@ export class IdempotencyKeys1764201600200 implements MigrationInterface {
       'CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at)',
       ...tenantIsolationSql('idempotency_keys'),
       // Permissive policies OR together: expired rows (and only those) are visible and deletable
-      // without a tenant, for the cleanup. Their responses stay sealed under keys we do not hold.
-      `CREATE POLICY idempotency_keys_expired_select ON idempotency_keys FOR SELECT USING (expires_at < now())`,
-      `CREATE POLICY idempotency_keys_expired_delete ON idempotency_keys FOR DELETE USING (expires_at < now())`,
+      // without a tenant context, for the cleanup — never from another tenant's transaction.
+      // Their responses stay sealed under keys we do not hold.
+      `CREATE POLICY idempotency_keys_expired_select ON idempotency_keys FOR SELECT
+         USING (expires_at < now() AND ${NO_TENANT_CONTEXT})`,
+      `CREATE POLICY idempotency_keys_expired_delete ON idempotency_keys FOR DELETE
+         USING (expires_at < now() AND ${NO_TENANT_CONTEXT})`,
       ...grantRuntimeSql('idempotency_keys', ['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
     ];
     for (const statement of statements) await queryRunner.query(statement);
