@@ -7,12 +7,15 @@ import {
   listMemberships,
   listRoles,
   ROLE_PERMISSIONS,
+  revokeTokens,
   setUserRoles,
   updateRole,
 } from '@strongroom/contracts';
 import { BusClient } from '@strongroom/platform';
 import { MembershipsHandler } from '../src/memberships/memberships.handler';
 import { MembershipsRepository } from '../src/memberships/memberships.repository';
+import { TokenRevocationsHandler } from '../src/revocations/token-revocations.handler';
+import { TokenRevocationsRepository } from '../src/revocations/token-revocations.repository';
 import { CustomRolesRepository } from '../src/roles/custom-roles.repository';
 import { RolesHandler } from '../src/roles/roles.handler';
 import { ServiceTokensModule } from '../src/service-tokens/service-tokens.module';
@@ -22,8 +25,8 @@ import { type AuthSlice, startAuthSlice } from './support/auth-slice';
 
 @Module({
   imports: [ServiceTokensModule],
-  controllers: [JwksHandler, RolesHandler, MembershipsHandler],
-  providers: [SigningKeyStore, CustomRolesRepository, MembershipsRepository],
+  controllers: [JwksHandler, RolesHandler, MembershipsHandler, TokenRevocationsHandler],
+  providers: [SigningKeyStore, CustomRolesRepository, MembershipsRepository, TokenRevocationsRepository],
 })
 class RolesSliceModule {}
 
@@ -319,5 +322,26 @@ describe('roles and memberships (real mTLS bus, real Postgres, revocations throu
     }
     const { rows } = await slice.superuser.query('SELECT id FROM users WHERE tenant_id = $1 ORDER BY id', [tenantId]);
     expect(seen).toEqual(rows.map((row: { id: string }) => row.id));
+  });
+
+  it("revokes a whole tenant's grants and sign-in sessions, and no other tenant's", async () => {
+    // Last: the tenant-wide revocation ends every token of the tenant issued so far, the admin's too.
+    const store = async (model: string, payload: object) => {
+      const id = randomUUID();
+      await slice.superuser.query(
+        "INSERT INTO oidc_payloads (model, id_digest, payload, expires_at) VALUES ($1, $2, $3::jsonb, now() + interval '1 day')",
+        [model, id, JSON.stringify(payload)],
+      );
+    };
+    const [mine, theirs] = [await insertUser(['viewer']), await insertUser(['viewer'], otherTenantId)];
+    // A session names its user only (accountId): it would hand out fresh codes after the revocation.
+    await store('Session', { accountId: mine });
+    await store('Session', { accountId: theirs });
+    const left = async (accountId: string) =>
+      (await slice.superuser.query("SELECT 1 FROM oidc_payloads WHERE payload->>'accountId' = $1", [accountId]))
+        .rowCount;
+    await bus.request(revokeTokens, { tenantId, targets: [{ scope: 'tenant' }] }, { credential: admin });
+    expect(await left(mine)).toBe(0);
+    expect(await left(theirs)).toBe(1);
   });
 });

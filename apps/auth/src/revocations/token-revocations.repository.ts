@@ -65,9 +65,12 @@ export class TokenRevocationsRepository {
         return { revocation: { scope: 'client', clientId: target.clientId, ...times }, deleted };
       }
       case 'tenant': {
+        // Every grant of its clients, and every sign-in session of its users (a session carries
+        // accountId, not clientId: left alone it would get fresh codes after the revocation).
         const deleted = await deleteStored(
           manager,
-          "payload->>'clientId' IN (SELECT client_id FROM oauth_clients WHERE tenant_id = $1)",
+          `payload->>'clientId' IN (SELECT client_id FROM oauth_clients WHERE tenant_id = $1)
+           OR payload->>'accountId' IN (SELECT id::text FROM users WHERE tenant_id = $1)`,
           [tenantId],
         );
         return { revocation: { scope: 'tenant', tenantId, ...times }, deleted };
