@@ -79,7 +79,9 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: requestIdOf,
-    logger: false,
+    // The gateway's own pino (redaction included) for errors routes log; no per-request access log.
+    loggerInstance: logger,
+    disableRequestLogging: true,
     // Behind a proxy the operator names it; otherwise X-Forwarded-For is ignored.
     trustProxy: config.TRUSTED_PROXIES.length > 0 ? config.TRUSTED_PROXIES : false,
     // Errors Fastify raises before routing (a malformed URL) are problems too, not its own JSON.
