@@ -54,7 +54,7 @@ export const updateTenantEnvironment = defineRequest({
       environment: environmentSchema,
       /** Replaces the allowlist; [] removes the restriction. */
       ipAllowlist: z.array(cidrSchema).max(IP_ALLOWLIST_ENTRIES_MAX).optional(),
-      /** Only the platform may set a plan above the tenant's; null: use the tenant's plan. */
+      /** Never above the tenant's plan (FORBIDDEN, reason ABOVE_TENANT_PLAN); null: use the tenant's plan. */
       ratePlan: ratePlanSchema.nullable().optional(),
     })
     .strict(),

@@ -2,6 +2,12 @@ import { z } from 'zod';
 import { defineRequest } from './contract';
 
 /**
+ * Seed 001: "Auth endpoints are rate-limited at 5 attempts per minute". Auth counts sign-in
+ * attempts per account and per address; the gateway counts credential-submitting posts per address.
+ */
+export const SIGN_IN_ATTEMPTS_PER_MINUTE = 5;
+
+/**
  * The OAuth2/OIDC endpoints clients reach through the gateway. The gateway owns no protocol
  * logic: it forwards each HTTP exchange on these paths to the auth service, where
  * oidc-provider (OpenID-certified) answers it.

@@ -1,3 +1,4 @@
+import { SIGN_IN_ATTEMPTS_PER_MINUTE } from '@strongroom/contracts';
 import type { AttemptStore } from './attempt-store';
 
 /**
@@ -9,7 +10,7 @@ import type { AttemptStore } from './attempt-store';
  * `evt.auth.v1.anomaly.detected`.
  */
 export const LOGIN_THROTTLE_POLICY = {
-  attemptsPerWindow: 5,
+  attemptsPerWindow: SIGN_IN_ATTEMPTS_PER_MINUTE,
   attemptWindowSeconds: 60,
   failureWindowSeconds: 60 * 60,
   backoffAfterFailures: 5,

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { DEFAULT_RATE_PLAN, OIDC_ROUTES, RATE_PLANS, type RatePlanName } from '@strongroom/contracts';
+import {
+  DEFAULT_RATE_PLAN,
+  OIDC_ROUTES,
+  RATE_PLANS,
+  type RatePlanName,
+  SIGN_IN_ATTEMPTS_PER_MINUTE,
+} from '@strongroom/contracts';
 import type { CallerCredential } from '../api/api-credentials';
 
 /** A budget: `points` requests per `durationSeconds`, counted under one key in the shared store. */
@@ -9,9 +15,6 @@ export interface Budget {
   points: number;
   durationSeconds: number;
 }
-
-/** Seed 001: 5 sign-in attempts a minute per client address (auth also counts per account). */
-export const SIGN_IN_ATTEMPTS_PER_MINUTE = 5;
 
 /** What a request is counted against, and under which key. */
 export interface RateLimitChoice {

@@ -30,7 +30,7 @@ interface TenantRow {
   name: string;
   region: Tenant['region'];
   status: Tenant['status'];
-  /** jsonb, parsed by pg; the table's CHECKs hold it to exactly these two integers in bounds. */
+  /** jsonb, parsed by pg; the table's CHECKs hold it to exactly the known keys, each in bounds. */
   settings: TenantSettings;
   created_at: Date;
 }
