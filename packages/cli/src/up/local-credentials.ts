@@ -35,8 +35,13 @@ export class LocalCredentialStore {
   }
 
   remember(name: string, value: string): string {
-    this.values[name] = value;
-    writeFileSync(this.file, `${JSON.stringify(this.values, null, 2)}\n`, { mode: 0o600 });
+    this.rememberAll({ [name]: value });
     return value;
+  }
+
+  /** Several values in one write: a crash never leaves some of them without the others. */
+  rememberAll(entries: Record<string, string>): void {
+    Object.assign(this.values, entries);
+    writeFileSync(this.file, `${JSON.stringify(this.values, null, 2)}\n`, { mode: 0o600 });
   }
 }

@@ -110,7 +110,10 @@ interface ClientSpec {
   permissions: Permission[];
 }
 
-/** Registered once; its secret exists in clear only in the 0600 local credentials file. */
+/**
+ * Registered once; its secret exists in clear only in the 0600 files of the state dir (the local
+ * credentials, and demo.json which `strongroom up` writes for the developer).
+ */
 async function registeredClient(bus: BusClient, credentials: LocalCredentialStore, spec: ClientSpec) {
   const known = {
     clientId: credentials.valueOf(`${spec.key}-client-id`),
@@ -132,9 +135,11 @@ async function registeredClient(bus: BusClient, credentials: LocalCredentialStor
     permissions: spec.permissions,
   });
   if (created.clientSecret === undefined) throw new Error(`the ${spec.key} client was registered without a secret`);
-  credentials.remember(`${spec.key}-client-id`, created.clientId);
-  credentials.remember(`${spec.key}-client-secret`, created.clientSecret);
-  credentials.remember(`${spec.key}-client-tenant`, spec.tenantId);
+  credentials.rememberAll({
+    [`${spec.key}-client-id`]: created.clientId,
+    [`${spec.key}-client-secret`]: created.clientSecret,
+    [`${spec.key}-client-tenant`]: spec.tenantId,
+  });
   return { clientId: created.clientId, clientSecret: created.clientSecret };
 }
 
