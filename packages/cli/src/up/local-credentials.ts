@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -42,6 +42,9 @@ export class LocalCredentialStore {
   /** Several values in one write: a crash never leaves some of them without the others. */
   rememberAll(entries: Record<string, string>): void {
     Object.assign(this.values, entries);
-    writeFileSync(this.file, `${JSON.stringify(this.values, null, 2)}\n`, { mode: 0o600 });
+    // Written aside, then renamed over the old file: a reader sees the old values or the new ones.
+    const next = `${this.file}.next`;
+    writeFileSync(next, `${JSON.stringify(this.values, null, 2)}\n`, { mode: 0o600 });
+    renameSync(next, this.file);
   }
 }
