@@ -176,7 +176,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       env.STRONGROOM_OPS_PORTS === 'random' ? '0' : String(DEFAULT_OPS_PORTS[service]);
     const host = env.HOST ?? '127.0.0.1';
     const port = env.PORT ?? '8080';
-    const gatewayUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    // Listening on every interface (0.0.0.0, ::) is reached locally at loopback; set PUBLIC_URL for others.
+    const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+    const gatewayUrl = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
     const common = {
       ...inherited,
       // The OIDC issuer every service checks tokens against: the gateway as clients reach it.
