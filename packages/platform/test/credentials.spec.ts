@@ -236,3 +236,37 @@ describe('the verified-token cache', () => {
     await expect(verifier.verify(`Bearer ${expiring}`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 });
+
+describe('the signing-key cache while auth cannot answer', () => {
+  it('keeps verifying with the last keys for up to an hour, retrying after the cool-down, then gives up', async () => {
+    const key = await signingKey('k1');
+    let nowMs = 1_000_000;
+    let auth: 'up' | 'down' = 'up';
+    let fetches = 0;
+    const jwks = new JwksCache({
+      fetchJwks: async () => {
+        fetches += 1;
+        if (auth === 'down') throw new Error('no responder');
+        return { keys: [key.publicJwk as PublicJwks['keys'][number]] };
+      },
+      ttlSeconds: 300,
+      refreshCooldownSeconds: 30,
+      now: () => nowMs,
+    });
+    const header = { kid: 'k1', alg: 'ES256' };
+    await expect(jwks.keyFor(header)).resolves.toBeDefined();
+    auth = 'down';
+    nowMs += 301_000;
+    await expect(jwks.keyFor(header)).resolves.toBeDefined();
+    expect(fetches).toBe(2);
+    // Within the cool-down no new attempt is made; after it, one is.
+    await jwks.keyFor(header);
+    expect(fetches).toBe(2);
+    nowMs += 31_000;
+    await jwks.keyFor(header);
+    expect(fetches).toBe(3);
+    // Past an hour without a successful fetch the stale keys are no longer trusted.
+    nowMs += 3_600_000;
+    await expect(jwks.keyFor(header)).rejects.toThrow('no responder');
+  });
+});

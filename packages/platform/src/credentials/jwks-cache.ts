@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { jwksSchema, type PublicJwk, type PublicJwks } from '@strongroom/contracts';
+import { ACCESS_TOKEN_TTL_SECONDS_MAX, jwksSchema, type PublicJwk, type PublicJwks } from '@strongroom/contracts';
 
 export interface JwksCacheOptions {
   /** How the keys are fetched (from the auth service over the bus). */
@@ -13,6 +13,12 @@ export interface JwksCacheOptions {
 
 const TTL_SECONDS_DEFAULT = 300;
 const REFRESH_COOLDOWN_SECONDS_DEFAULT = 30;
+/**
+ * When auth cannot be asked, the last keys fetched keep verifying for this long (the longest
+ * access-token lifetime): a short auth outage does not refuse every call of every service.
+ * Revocations still arrive through JetStream meanwhile; only new signing keys wait.
+ */
+const STALE_KEYS_MAX_SECONDS = ACCESS_TOKEN_TTL_SECONDS_MAX;
 
 /** A key the cache does not have, or one published for another algorithm than the token names. */
 export class UnknownSigningKeyError extends Error {
@@ -32,6 +38,8 @@ interface PublishedKey {
 export class JwksCache {
   private keys = new Map<string, PublishedKey>();
   private fetchedAtMs = Number.NEGATIVE_INFINITY;
+  /** When a refresh was last tried, successful or not: retries wait out the cool-down. */
+  private attemptedAtMs = Number.NEGATIVE_INFINITY;
   private inFlight: Promise<void> | undefined;
   private readonly now: () => number;
 
@@ -42,11 +50,11 @@ export class JwksCache {
   /** The public key a token's header names, when it is published for that very algorithm. */
   async keyFor(header: { kid?: unknown; alg?: unknown }): Promise<KeyObject> {
     const ttlMs = (this.options.ttlSeconds ?? TTL_SECONDS_DEFAULT) * 1000;
-    if (this.now() - this.fetchedAtMs > ttlMs) await this.refresh();
+    const cooldownMs = (this.options.refreshCooldownSeconds ?? REFRESH_COOLDOWN_SECONDS_DEFAULT) * 1000;
+    if (this.now() - this.fetchedAtMs > ttlMs) await this.refreshOrKeepStale(cooldownMs);
     const found = this.match(header);
     if (found !== undefined) return found;
-    const cooldownMs = (this.options.refreshCooldownSeconds ?? REFRESH_COOLDOWN_SECONDS_DEFAULT) * 1000;
-    if (this.now() - this.fetchedAtMs < cooldownMs) throw new UnknownSigningKeyError('unknown signing key');
+    if (this.now() - this.attemptedAtMs < cooldownMs) throw new UnknownSigningKeyError('unknown signing key');
     await this.refresh();
     const refreshed = this.match(header);
     if (refreshed === undefined) throw new UnknownSigningKeyError('unknown signing key');
@@ -59,8 +67,20 @@ export class JwksCache {
     return published !== undefined && published.alg === header.alg ? published.key : undefined;
   }
 
+  /** A due refresh; if auth cannot answer, the last keys serve while they may (retried after the cool-down). */
+  private async refreshOrKeepStale(cooldownMs: number): Promise<void> {
+    const usable = this.keys.size > 0 && this.now() - this.fetchedAtMs <= STALE_KEYS_MAX_SECONDS * 1000;
+    if (usable && this.now() - this.attemptedAtMs < cooldownMs) return;
+    try {
+      await this.refresh();
+    } catch (error) {
+      if (!usable) throw error;
+    }
+  }
+
   private refresh(): Promise<void> {
     this.inFlight ??= (async () => {
+      this.attemptedAtMs = this.now();
       try {
         const jwks = jwksSchema.parse(await this.options.fetchJwks());
         const keys = new Map<string, PublishedKey>();
