@@ -39,6 +39,12 @@ export const DEMO_CLIENT_PERMISSIONS: Permission[] = [
   'auth.users.create',
   'tenants.environments.read',
   'tenants.environments.update',
+  'ledger.accounts.create',
+  'ledger.accounts.read',
+  'ledger.transfers.create',
+  'ledger.transfers.read',
+  'ledger.transfers.reverse',
+  'ledger.exports.create',
 ];
 
 /**

@@ -1,0 +1,81 @@
+import { Injectable } from '@nestjs/common';
+import type { TransferResult } from '@strongroom/contracts';
+import type { LedgerScope } from '../ledger-scope';
+import { type AttributedCommand, TransfersRepository } from './transfers.repository';
+
+/** A group commit carries at most this many single transfers (the batch path's size). */
+const GROUP_SIZE_MAX = 1_000;
+
+interface Waiting {
+  item: AttributedCommand;
+  resolve(result: TransferResult): void;
+  reject(error: unknown): void;
+}
+
+interface ScopeQueue {
+  scope: LedgerScope;
+  waiting: Waiting[];
+  flushing: boolean;
+}
+
+/**
+ * Group commit for single transfers (TigerBeetle's batching, applied on the server): transfers
+ * of one ledger that arrive while its previous group is being written are applied together in
+ * the next transaction, each with its own result, none linked to another. Under load a
+ * transaction carries many transfers instead of one; idle, a transfer waits for nothing.
+ */
+@Injectable()
+export class TransferBatcher {
+  private readonly queues = new Map<string, ScopeQueue>();
+
+  constructor(private readonly transfers: TransfersRepository) {}
+
+  submit(scope: LedgerScope, item: AttributedCommand): Promise<TransferResult> {
+    const key = `${scope.tenantId}/${scope.environment}`;
+    let queue = this.queues.get(key);
+    if (queue === undefined) {
+      queue = { scope, waiting: [], flushing: false };
+      this.queues.set(key, queue);
+    }
+    const promise = new Promise<TransferResult>((resolve, reject) => queue.waiting.push({ item, resolve, reject }));
+    if (!queue.flushing) void this.flush(key, queue);
+    return promise;
+  }
+
+  private async flush(key: string, queue: ScopeQueue): Promise<void> {
+    queue.flushing = true;
+    // Transfers submitted in the same turn of the event loop join the first group.
+    await Promise.resolve();
+    while (queue.waiting.length > 0) {
+      const group = takeGroup(queue);
+      try {
+        const results = await this.transfers.applyBatch(
+          queue.scope,
+          group.map((waiting) => waiting.item),
+        );
+        group.forEach((waiting, index) => waiting.resolve(results[index] as TransferResult));
+      } catch (error) {
+        // The transaction rolled back: none of the group was applied, each caller learns why.
+        for (const waiting of group) waiting.reject(error);
+      }
+    }
+    queue.flushing = false;
+    this.queues.delete(key);
+  }
+}
+
+/** Up to GROUP_SIZE_MAX waiting transfers with distinct ids (a batch names an id once); the rest wait for the next group. */
+function takeGroup(queue: ScopeQueue): Waiting[] {
+  const ids = new Set<string>();
+  const group: Waiting[] = [];
+  const later: Waiting[] = [];
+  for (const waiting of queue.waiting) {
+    const id = waiting.item.command.id;
+    if (group.length < GROUP_SIZE_MAX && !ids.has(id)) {
+      ids.add(id);
+      group.push(waiting);
+    } else later.push(waiting);
+  }
+  queue.waiting = later;
+  return group;
+}

@@ -1,0 +1,86 @@
+import { Controller } from '@nestjs/common';
+import {
+  createTransfer,
+  createTransfers,
+  findTransfersByReference,
+  getTransfer,
+  type RequestOf,
+  type ResponseOf,
+  type Transfer,
+  type TransferCommand,
+  type TransferResult,
+} from '@strongroom/contracts';
+import { type BusRequestContext, Handles, PlatformError } from '@strongroom/platform';
+import { actorOf, ledgerScopeOf } from '../ledger-scope';
+import { TransferBatcher } from './transfer-batcher';
+import { TransfersRepository } from './transfers.repository';
+
+const REVERSE_PERMISSION = 'ledger.transfers.reverse';
+
+/** Results that name something missing answer 404; every other refusal is a 409 whose reason is the result code. */
+const NOT_FOUND_RESULTS = new Set(['account_not_found', 'pending_transfer_not_found', 'reversal_target_not_found']);
+
+@Controller()
+export class TransfersHandler {
+  constructor(
+    private readonly transfers: TransfersRepository,
+    private readonly batcher: TransferBatcher,
+  ) {}
+
+  @Handles(createTransfers)
+  async createBatch(
+    input: RequestOf<typeof createTransfers>,
+    context: BusRequestContext,
+  ): Promise<ResponseOf<typeof createTransfers>> {
+    const scope = ledgerScopeOf(context, input.tenantId);
+    assertMayReverse(input.transfers, context);
+    const actor = actorOf(context);
+    const results = await this.transfers.applyBatch(
+      scope,
+      input.transfers.map((command) => ({ command, actor })),
+    );
+    return { results };
+  }
+
+  @Handles(createTransfer)
+  async create(input: RequestOf<typeof createTransfer>, context: BusRequestContext): Promise<Transfer> {
+    const scope = ledgerScopeOf(context, input.tenantId);
+    assertMayReverse([input.transfer], context);
+    const result = await this.batcher.submit(scope, { command: input.transfer, actor: actorOf(context) });
+    if (result.result !== 'ok' && result.result !== 'exists') throw refusalOf(result);
+    // Applied now or before (a retry): either way the caller gets the transfer as stored.
+    const transfer = await this.transfers.find(scope, input.transfer.id);
+    if (transfer === undefined) throw PlatformError.internal('An applied transfer could not be read back');
+    return transfer;
+  }
+
+  @Handles(getTransfer)
+  async get(input: RequestOf<typeof getTransfer>, context: BusRequestContext): Promise<Transfer> {
+    const transfer = await this.transfers.find(ledgerScopeOf(context, input.tenantId), input.transferId);
+    if (transfer === undefined) throw PlatformError.notFound('Transfer', input.transferId);
+    return transfer;
+  }
+
+  @Handles(findTransfersByReference)
+  async findByReference(
+    input: RequestOf<typeof findTransfersByReference>,
+    context: BusRequestContext,
+  ): Promise<ResponseOf<typeof findTransfersByReference>> {
+    return { transfers: await this.transfers.findByReference(ledgerScopeOf(context, input.tenantId), input.reference) };
+  }
+}
+
+/** A reversal corrects the books: it needs its own permission besides ledger.transfers.create. */
+function assertMayReverse(commands: readonly TransferCommand[], context: BusRequestContext): void {
+  if (!commands.some((command) => command.type === 'reversal')) return;
+  if (context.principal?.permissions.has(REVERSE_PERMISSION)) return;
+  throw PlatformError.forbidden(`The caller lacks the permission ${REVERSE_PERMISSION}`, {
+    permission: REVERSE_PERMISSION,
+  });
+}
+
+function refusalOf(result: TransferResult): PlatformError {
+  const details = { reason: result.result.toUpperCase(), ...(result.accountId ? { accountId: result.accountId } : {}) };
+  const message = `The transfer was refused: ${result.result.replaceAll('_', ' ')}`;
+  return new PlatformError(NOT_FOUND_RESULTS.has(result.result) ? 'NOT_FOUND' : 'CONFLICT', message, details);
+}

@@ -1,0 +1,477 @@
+import { Injectable } from '@nestjs/common';
+import {
+  type Environment,
+  type Transfer,
+  type TransferResult,
+  type TransferType,
+  transferApplied,
+} from '@strongroom/contracts';
+import { ENQUEUE_BATCH_ROWS_MAX, enqueueEvents, RegionalDatabases } from '@strongroom/platform';
+import type { EntityManager } from 'typeorm';
+import type { LedgerScope } from '../ledger-scope';
+import type {
+  AccountState,
+  AppliedTransfer,
+  EngineCommand,
+  LedgerView,
+  Leg,
+  OpenPending,
+  PendingOutcome,
+  ReversalTarget,
+} from './ledger-state';
+import { applyTransferBatch, type BatchOutcome } from './transfer-engine';
+
+/** A command and who asked for it (recorded with the transfer and in its audit event). */
+export interface AttributedCommand {
+  command: EngineCommand;
+  actor: string;
+}
+
+interface StoredLeg {
+  accountId: string;
+  direction: 'debit' | 'credit';
+  amount: string;
+  currency: string;
+}
+
+interface TransferStateRow {
+  id: string;
+  environment: Environment;
+  type: TransferType;
+  fingerprint: Buffer;
+  legs: StoredLeg[];
+  open_legs: StoredLeg[] | null;
+  expires_at: Date | null;
+  resolution: TransferType | null;
+  reversed: boolean;
+}
+
+interface AccountRow {
+  id: string;
+  currency: string;
+  closed: boolean;
+  debits_must_not_exceed_credits: boolean;
+  credits_must_not_exceed_debits: boolean;
+  debits_posted: string;
+  credits_posted: string;
+  debits_pending: string;
+  credits_pending: string;
+  last_entry_at: Date | null;
+  clock: Date;
+}
+
+const RESOLUTION_OUTCOMES: Partial<Record<TransferType, PendingOutcome>> = {
+  post_pending: 'posted',
+  void_pending: 'voided',
+  expiry: 'expired',
+};
+
+/** 23505 unique_violation on a transfer id, pending id or reversal target: a concurrent batch got there first. */
+const UNIQUE_VIOLATION = '23505';
+const RACE_RETRIES_MAX = 3;
+
+/**
+ * The ledger's write path. One batch is one transaction in the tenant's region's database:
+ * read what the batch names, lock its accounts (in id order, so two batches never deadlock),
+ * re-read the pending and reversal state under those locks, run the pure engine, then write
+ * every row with one statement per table (unnest arrays: the Postgres floor, not a round trip
+ * per transfer).
+ */
+@Injectable()
+export class TransfersRepository {
+  constructor(private readonly databases: RegionalDatabases) {}
+
+  async applyBatch(scope: LedgerScope, batch: readonly AttributedCommand[]): Promise<TransferResult[]> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.databases.withTenant(scope.tenantId, (manager) => applyInTransaction(manager, scope, batch));
+      } catch (error) {
+        // Two batches raced to insert the same id: run again, and the loser sees `exists`.
+        if (attempt >= RACE_RETRIES_MAX || (error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+      }
+    }
+  }
+
+  async find(scope: LedgerScope, transferId: string): Promise<Transfer | undefined> {
+    const [transfer] = await this.databases.withTenant(scope.tenantId, (manager) =>
+      selectTransfers(manager, scope, 't.id = $3', [transferId]),
+    );
+    return transfer;
+  }
+
+  async findByReference(scope: LedgerScope, reference: string): Promise<Transfer[]> {
+    return this.databases.withTenant(scope.tenantId, (manager) =>
+      selectTransfers(manager, scope, 't.reference = $3', [reference], 1_000),
+    );
+  }
+}
+
+async function applyInTransaction(
+  manager: EntityManager,
+  scope: LedgerScope,
+  batch: readonly AttributedCommand[],
+): Promise<TransferResult[]> {
+  const { tenantId } = scope;
+  const commands = batch.map(({ command }) => command);
+  const named = namedTransferIds(commands);
+  // Unlocked first read: only to learn which accounts pending and reversed transfers touch.
+  const before = await readTransferStates(manager, tenantId, named);
+  const accountIds = new Set<string>();
+  for (const command of commands) {
+    if ('postings' in command && command.postings)
+      for (const posting of command.postings) accountIds.add(posting.accountId);
+  }
+  for (const state of before.values()) for (const leg of state.open_legs ?? state.legs) accountIds.add(leg.accountId);
+  const accounts = await lockAccounts(manager, scope, [...accountIds].sort());
+  // Whoever posts, voids, expires or reverses a transfer holds its accounts' locks, which are now ours: this read is current.
+  const states = named.length > 0 ? await readTransferStates(manager, tenantId, named) : before;
+  const clockMs = Math.max(
+    ...accounts.map((row) => Math.max(row.clock.getTime(), row.last_entry_at?.getTime() ?? 0)),
+    0,
+  );
+  const nowMs = clockMs || (await databaseClockMs(manager));
+  const outcome = applyTransferBatch(commands, viewOf(scope, accounts, states, commands), nowMs);
+  await writeOutcome(manager, scope, batch, outcome, nowMs);
+  return outcome.results;
+}
+
+/** Every transfer id the batch names: its own (retries), the pending ones it resolves, the ones it reverses. */
+function namedTransferIds(commands: readonly EngineCommand[]): string[] {
+  const ids = new Set<string>();
+  for (const command of commands) {
+    ids.add(command.id);
+    if ('pendingId' in command) ids.add(command.pendingId);
+    if (command.type === 'reversal') ids.add(command.reversesId);
+  }
+  return [...ids];
+}
+
+async function readTransferStates(
+  manager: EntityManager,
+  tenantId: string,
+  ids: readonly string[],
+): Promise<Map<string, TransferStateRow>> {
+  const rows: TransferStateRow[] = await manager.query(
+    `SELECT t.id, t.environment, t.type, t.fingerprint, t.legs,
+            o.legs AS open_legs, o.expires_at,
+            (SELECT r.type FROM ledger_transfers r WHERE r.tenant_id = t.tenant_id AND r.pending_id = t.id) AS resolution,
+            EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.tenant_id = t.tenant_id AND r.reverses_id = t.id) AS reversed
+       FROM ledger_transfers t
+       LEFT JOIN ledger_open_pendings o ON o.tenant_id = t.tenant_id AND o.transfer_id = t.id
+      WHERE t.tenant_id = $1 AND t.id = ANY($2::uuid[])`,
+    [tenantId, ids],
+  );
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+/** The other environment's accounts are not found: a sandbox credential never moves production money. */
+async function lockAccounts(manager: EntityManager, scope: LedgerScope, ids: readonly string[]): Promise<AccountRow[]> {
+  if (ids.length === 0) return [];
+  return manager.query(
+    `SELECT id, currency, closed_at IS NOT NULL AS closed,
+            debits_must_not_exceed_credits, credits_must_not_exceed_debits,
+            debits_posted, credits_posted, debits_pending, credits_pending, last_entry_at,
+            date_trunc('milliseconds', clock_timestamp()) AS clock
+       FROM ledger_accounts
+      WHERE tenant_id = $1 AND environment = $2 AND id = ANY($3::uuid[])
+      ORDER BY id
+        FOR UPDATE`,
+    [scope.tenantId, scope.environment, ids],
+  );
+}
+
+async function databaseClockMs(manager: EntityManager): Promise<number> {
+  const [row] = await manager.query("SELECT date_trunc('milliseconds', clock_timestamp()) AS clock");
+  return (row as { clock: Date }).clock.getTime();
+}
+
+const legOf = (leg: StoredLeg): Leg => ({ ...leg, amount: BigInt(leg.amount) });
+
+/** Never equal to a fingerprint: an id taken in the other environment is `id_already_used`. */
+const OTHER_ENVIRONMENT = 'other-environment';
+
+function viewOf(
+  scope: LedgerScope,
+  accounts: readonly AccountRow[],
+  states: ReadonlyMap<string, TransferStateRow>,
+  commands: readonly EngineCommand[],
+): LedgerView {
+  const own = new Set(commands.map((command) => command.id));
+  const view: LedgerView = {
+    accounts: new Map(accounts.map((row) => [row.id, accountStateOf(row)])),
+    existing: new Map(),
+    openPendings: new Map(),
+    resolvedPendings: new Map(),
+    reversalTargets: new Map(),
+  };
+  for (const state of states.values()) {
+    const visible = state.environment === scope.environment;
+    if (own.has(state.id)) view.existing.set(state.id, visible ? state.fingerprint.toString('hex') : OTHER_ENVIRONMENT);
+    if (!visible) continue;
+    if (state.type === 'pending') {
+      const outcome = state.resolution ? RESOLUTION_OUTCOMES[state.resolution] : undefined;
+      if (outcome !== undefined) view.resolvedPendings.set(state.id, outcome);
+      else if (state.open_legs !== null) {
+        view.openPendings.set(state.id, {
+          id: state.id,
+          legs: state.open_legs.map(legOf),
+          expiresAtMs: state.expires_at?.getTime() ?? null,
+        });
+      }
+    }
+    const target: ReversalTarget = {
+      id: state.id,
+      type: state.type,
+      legs: state.type === 'immediate' || state.type === 'post_pending' ? state.legs.map(legOf) : [],
+      reversed: state.reversed,
+    };
+    view.reversalTargets.set(state.id, target);
+  }
+  return view;
+}
+
+function accountStateOf(row: AccountRow): AccountState {
+  return {
+    id: row.id,
+    currency: row.currency,
+    closed: row.closed,
+    debitsMustNotExceedCredits: row.debits_must_not_exceed_credits,
+    creditsMustNotExceedDebits: row.credits_must_not_exceed_debits,
+    debitsPosted: BigInt(row.debits_posted),
+    creditsPosted: BigInt(row.credits_posted),
+    debitsPending: BigInt(row.debits_pending),
+    creditsPending: BigInt(row.credits_pending),
+  };
+}
+
+const storedLegs = (legs: readonly Leg[]): StoredLeg[] =>
+  legs.map((leg) => ({
+    accountId: leg.accountId,
+    direction: leg.direction,
+    amount: leg.amount.toString(),
+    currency: leg.currency,
+  }));
+
+async function writeOutcome(
+  manager: EntityManager,
+  scope: LedgerScope,
+  batch: readonly AttributedCommand[],
+  outcome: BatchOutcome,
+  nowMs: number,
+): Promise<void> {
+  if (outcome.applied.length === 0) return;
+  const { tenantId } = scope;
+  const at = new Date(nowMs).toISOString();
+  const actors = new Map(batch.map(({ command, actor }) => [command.id, actor]));
+  await insertTransfers(manager, scope, outcome.applied, actors, at);
+  await insertEntries(manager, tenantId, outcome.applied, at);
+  await updateBalances(manager, tenantId, outcome.changedAccounts, at);
+  await openPendings(manager, scope, outcome.openedPendings);
+  const resolved = outcome.resolvedPendings.map((pending) => pending.id);
+  if (resolved.length > 0) {
+    await manager.query('DELETE FROM ledger_open_pendings WHERE tenant_id = $1 AND transfer_id = ANY($2::uuid[])', [
+      tenantId,
+      resolved,
+    ]);
+  }
+  for (let start = 0; start < outcome.applied.length; start += ENQUEUE_BATCH_ROWS_MAX) {
+    const slice = outcome.applied.slice(start, start + ENQUEUE_BATCH_ROWS_MAX);
+    await enqueueEvents(
+      manager,
+      transferApplied,
+      slice.map((transfer) => ({
+        tenantId,
+        payload: {
+          tenantId,
+          transferId: transfer.id,
+          type: transfer.type,
+          category: transfer.category as Transfer['category'],
+          reference: transfer.reference,
+          postings: storedLegs(transfer.legs),
+          pendingId: transfer.pendingId,
+          reversesId: transfer.reversesId,
+          actor: actors.get(transfer.id) ?? 'ledger',
+          occurredAt: at,
+        },
+      })),
+    );
+  }
+}
+
+async function insertTransfers(
+  manager: EntityManager,
+  scope: LedgerScope,
+  applied: readonly AppliedTransfer[],
+  actors: ReadonlyMap<string, string>,
+  at: string,
+): Promise<void> {
+  await manager.query(
+    `INSERT INTO ledger_transfers
+       (tenant_id, environment, id, type, category, reference, metadata, legs, pending_id, reverses_id,
+        timeout_seconds, expires_at, fingerprint, actor, created_at)
+     SELECT $1, $15, id, type, category, reference, metadata, legs, pending_id, reverses_id,
+            timeout_seconds, expires_at, decode(fingerprint, 'hex'), actor, $2
+       FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::uuid[], $10::uuid[],
+                   $11::integer[], $12::timestamptz[], $13::text[], $14::text[])
+         AS t (id, type, category, reference, metadata, legs, pending_id, reverses_id,
+               timeout_seconds, expires_at, fingerprint, actor)`,
+    [
+      scope.tenantId,
+      at,
+      applied.map((t) => t.id),
+      applied.map((t) => t.type),
+      applied.map((t) => t.category),
+      applied.map((t) => t.reference),
+      applied.map((t) => JSON.stringify(t.metadata)),
+      applied.map((t) => JSON.stringify(storedLegs(t.legs))),
+      applied.map((t) => t.pendingId),
+      applied.map((t) => t.reversesId),
+      applied.map((t) => t.timeoutSeconds),
+      applied.map((t) => (t.expiresAtMs === null ? null : new Date(t.expiresAtMs).toISOString())),
+      applied.map((t) => t.fingerprint),
+      applied.map((t) => actors.get(t.id) ?? 'ledger'),
+      scope.environment,
+    ],
+  );
+}
+
+async function insertEntries(
+  manager: EntityManager,
+  tenantId: string,
+  applied: readonly AppliedTransfer[],
+  at: string,
+): Promise<void> {
+  const entries = applied.flatMap((transfer) =>
+    transfer.entries.map((entry) => ({ transferId: transfer.id, ...entry })),
+  );
+  const column = <T>(pick: (entry: (typeof entries)[number]) => T) => entries.map(pick);
+  await manager.query(
+    `INSERT INTO ledger_entries
+       (tenant_id, transfer_id, account_id, direction, posted_amount, pending_change,
+        debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after, created_at)
+     SELECT $1, transfer_id, account_id, direction, posted_amount, pending_change, dpa, cpa, dpe, cpe, $2
+       FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
+                   $10::bigint[], $11::bigint[])
+         WITH ORDINALITY AS e (transfer_id, account_id, direction, posted_amount, pending_change, dpa, cpa, dpe, cpe, n)
+      ORDER BY n`,
+    [
+      tenantId,
+      at,
+      column((e) => e.transferId),
+      column((e) => e.accountId),
+      column((e) => e.direction),
+      column((e) => e.postedAmount.toString()),
+      column((e) => e.pendingChange.toString()),
+      column((e) => e.debitsPostedAfter.toString()),
+      column((e) => e.creditsPostedAfter.toString()),
+      column((e) => e.debitsPendingAfter.toString()),
+      column((e) => e.creditsPendingAfter.toString()),
+    ],
+  );
+}
+
+async function updateBalances(
+  manager: EntityManager,
+  tenantId: string,
+  accounts: readonly AccountState[],
+  at: string,
+): Promise<void> {
+  if (accounts.length === 0) return;
+  await manager.query(
+    `UPDATE ledger_accounts a
+        SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dpe, credits_pending = v.cpe,
+            last_entry_at = $2
+       FROM unnest($3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) AS v (id, dp, cp, dpe, cpe)
+      WHERE a.tenant_id = $1 AND a.id = v.id`,
+    [
+      tenantId,
+      at,
+      accounts.map((a) => a.id),
+      accounts.map((a) => a.debitsPosted.toString()),
+      accounts.map((a) => a.creditsPosted.toString()),
+      accounts.map((a) => a.debitsPending.toString()),
+      accounts.map((a) => a.creditsPending.toString()),
+    ],
+  );
+}
+
+async function openPendings(
+  manager: EntityManager,
+  scope: LedgerScope,
+  pendings: readonly OpenPending[],
+): Promise<void> {
+  if (pendings.length === 0) return;
+  await manager.query(
+    `INSERT INTO ledger_open_pendings (tenant_id, environment, transfer_id, legs, expires_at)
+     SELECT $1, $5, id, legs, expires_at FROM unnest($2::uuid[], $3::jsonb[], $4::timestamptz[]) AS p (id, legs, expires_at)`,
+    [
+      scope.tenantId,
+      pendings.map((p) => p.id),
+      pendings.map((p) => JSON.stringify(storedLegs(p.legs))),
+      pendings.map((p) => (p.expiresAtMs === null ? null : new Date(p.expiresAtMs).toISOString())),
+      scope.environment,
+    ],
+  );
+}
+
+interface TransferRow {
+  id: string;
+  type: TransferType;
+  category: Transfer['category'];
+  reference: string | null;
+  metadata: Record<string, string>;
+  legs: StoredLeg[];
+  pending_id: string | null;
+  reverses_id: string | null;
+  expires_at: Date | null;
+  created_at: Date;
+  open: boolean;
+  resolution: TransferType | null;
+  reversed_by: string | null;
+}
+
+async function selectTransfers(
+  manager: EntityManager,
+  scope: LedgerScope,
+  condition: string,
+  parameters: readonly unknown[],
+  limit = 1,
+): Promise<Transfer[]> {
+  const rows: TransferRow[] = await manager.query(
+    `SELECT t.id, t.type, t.category, t.reference, t.metadata, t.legs, t.pending_id, t.reverses_id, t.expires_at,
+            t.created_at,
+            EXISTS (SELECT 1 FROM ledger_open_pendings o WHERE o.tenant_id = t.tenant_id AND o.transfer_id = t.id) AS open,
+            (SELECT r.type FROM ledger_transfers r WHERE r.tenant_id = t.tenant_id AND r.pending_id = t.id) AS resolution,
+            (SELECT r.id FROM ledger_transfers r WHERE r.tenant_id = t.tenant_id AND r.reverses_id = t.id) AS reversed_by
+       FROM ledger_transfers t
+      WHERE t.tenant_id = $1 AND t.environment = $2 AND ${condition}
+      ORDER BY t.created_at, t.id
+      LIMIT ${limit}`,
+    [scope.tenantId, scope.environment, ...parameters],
+  );
+  return rows.map(transferOf(scope.tenantId));
+}
+
+function pendingStatusOf(row: TransferRow): Transfer['pendingStatus'] {
+  if (row.type !== 'pending') return null;
+  if (row.resolution !== null) return RESOLUTION_OUTCOMES[row.resolution] ?? null;
+  return row.open ? 'open' : null;
+}
+
+function transferOf(tenantId: string) {
+  return (row: TransferRow): Transfer => ({
+    tenantId,
+    id: row.id,
+    type: row.type,
+    category: row.category,
+    reference: row.reference,
+    metadata: row.metadata,
+    postings: row.legs,
+    pendingId: row.pending_id,
+    reversesId: row.reverses_id,
+    pendingStatus: pendingStatusOf(row),
+    expiresAt: row.expires_at?.toISOString() ?? null,
+    reversedBy: row.reversed_by,
+    createdAt: row.created_at.toISOString(),
+  });
+}
