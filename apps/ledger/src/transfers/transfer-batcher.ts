@@ -53,7 +53,7 @@ export class TransferBatcher {
           queue.scope,
           group.map((waiting) => waiting.item),
         );
-        group.forEach((waiting, index) => waiting.resolve(results[index] as TransferResult));
+        for (const [index, waiting] of group.entries()) waiting.resolve(results[index] as TransferResult);
       } catch (error) {
         // The transaction rolled back: none of the group was applied, each caller learns why.
         for (const waiting of group) waiting.reject(error);
