@@ -30,7 +30,7 @@ describe('renderNatsServerConfig', () => {
 
     expect(config).toContain('verify_and_map: true');
     expect(config).toContain('ca_file: "/pki/ca.crt"');
-    expect(config).toContain('max_payload: 1048576');
+    expect(config).toContain('max_payload: 8388608');
     expect(config).toContain('store_dir: "/data/js"');
     expect(config).not.toMatch(/^\s*(http|websocket|leafnodes|mqtt|no_auth_user|password)\b/m);
   });

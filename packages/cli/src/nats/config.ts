@@ -25,7 +25,8 @@ export interface NatsServerConfigOptions {
 
 // Every limit stated rather than inherited from nats-server defaults (TIGER_STYLE: pass options explicitly).
 export const NATS_LIMITS = {
-  maxPayloadBytes: 1_048_576,
+  // A ledger batch of 8,190 transfers (TRANSFER_BATCH_MAX) is ~2–8 MB of JSON; 8 MiB is nats-server's recommended ceiling.
+  maxPayloadBytes: 8_388_608,
   maxConnections: 1_024,
   maxSubscriptionsPerConnection: 10_000,
   maxControlLineBytes: 4_096,
