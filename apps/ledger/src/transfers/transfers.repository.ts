@@ -70,6 +70,15 @@ const RESOLUTION_OUTCOMES: Partial<Record<TransferType, PendingOutcome>> = {
 const UNIQUE_VIOLATION = '23505';
 const RACE_RETRIES_MAX = 3;
 
+/** A transfer the batch names appeared between its unlocked read and its locks: the batch runs again. */
+class StaleBatchView extends Error {
+  override readonly name = 'StaleBatchView';
+}
+
+function lostRace(error: unknown): boolean {
+  return error instanceof StaleBatchView || (error as { code?: string }).code === UNIQUE_VIOLATION;
+}
+
 /**
  * The ledger's write path. One batch is one transaction in the tenant's region's database:
  * read what the batch names, lock its accounts (in id order, so two batches never deadlock),
@@ -86,8 +95,8 @@ export class TransfersRepository {
       try {
         return await this.databases.withTenant(scope.tenantId, (manager) => applyInTransaction(manager, scope, batch));
       } catch (error) {
-        // Two batches raced to insert the same id: run again, and the loser sees `exists`.
-        if (attempt >= RACE_RETRIES_MAX || (error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+        // Two batches raced on the same transfer: run again, and the loser sees what the winner wrote.
+        if (attempt >= RACE_RETRIES_MAX || !lostRace(error)) throw error;
       }
     }
   }
@@ -113,18 +122,32 @@ async function applyInTransaction(
 ): Promise<TransferResult[]> {
   const { tenantId } = scope;
   const commands = batch.map(({ command }) => command);
-  const named = namedTransferIds(commands);
-  // Unlocked first read: only to learn which accounts pending and reversed transfers touch.
-  const before = await readTransferStates(manager, tenantId, named);
+  const references = referencedTransferIds(commands);
+  // Unlocked first read: the batch's own ids (retries) and, to learn which accounts they touch,
+  // the pending and reversed transfers it names.
+  const states = await readTransferStates(manager, tenantId, [
+    ...new Set([...commands.map((c) => c.id), ...references]),
+  ]);
   const accountIds = new Set<string>();
   for (const command of commands) {
     if ('postings' in command && command.postings)
       for (const posting of command.postings) accountIds.add(posting.accountId);
   }
-  for (const state of before.values()) for (const leg of state.open_legs ?? state.legs) accountIds.add(leg.accountId);
+  for (const id of references) {
+    const state = states.get(id);
+    if (state) for (const leg of state.open_legs ?? state.legs) accountIds.add(leg.accountId);
+  }
   const accounts = await lockAccounts(manager, scope, [...accountIds].sort());
-  // Whoever posts, voids, expires or reverses a transfer holds its accounts' locks, which are now ours: this read is current.
-  const states = named.length > 0 ? await readTransferStates(manager, tenantId, named) : before;
+  // Whoever posts, voids, expires or reverses a transfer holds its accounts' locks, which are
+  // now ours: read their state again, current this time. (An id inserted meanwhile by another
+  // batch fails our insert on the primary key, and applyBatch runs the batch again.)
+  if (references.length > 0) {
+    for (const [id, state] of await readTransferStates(manager, tenantId, references)) {
+      // Created by a concurrent batch after the first read: its accounts are not locked; start over.
+      if (!states.has(id)) throw new StaleBatchView();
+      states.set(id, state);
+    }
+  }
   const clockMs = Math.max(
     ...accounts.map((row) => Math.max(row.clock.getTime(), row.last_entry_at?.getTime() ?? 0)),
     0,
@@ -135,11 +158,10 @@ async function applyInTransaction(
   return outcome.results;
 }
 
-/** Every transfer id the batch names: its own (retries), the pending ones it resolves, the ones it reverses. */
-function namedTransferIds(commands: readonly EngineCommand[]): string[] {
+/** The transfers the batch names besides its own: the pending ones it resolves, the ones it reverses. */
+function referencedTransferIds(commands: readonly EngineCommand[]): string[] {
   const ids = new Set<string>();
   for (const command of commands) {
-    ids.add(command.id);
     if ('pendingId' in command) ids.add(command.pendingId);
     if (command.type === 'reversal') ids.add(command.reversesId);
   }
