@@ -74,7 +74,8 @@ class BatchRun {
       const linked = command.type !== 'expiry' && command.linked;
       if (chainStart < 0 && linked) {
         chainStart = index;
-        this.undo = [];
+        const appliedBeforeChain = this.applied.length;
+        this.undo = [() => this.applied.splice(appliedBeforeChain)];
       }
       const appliedBefore = this.applied.length;
       const refusal = this.apply(command);
@@ -136,7 +137,6 @@ class BatchRun {
         const expiresAtMs = timeoutSeconds ? this.nowMs + timeoutSeconds * 1000 : null;
         return this.commit(command, fingerprint, legs, movements, { timeoutSeconds, expiresAtMs }, () => {
           if (pending) this.openPending({ id: command.id, legs, expiresAtMs });
-          else this.addTarget({ id: command.id, type: 'immediate', legs, reversed: false });
         });
       }
       case 'post_pending': {
@@ -147,10 +147,7 @@ class BatchRun {
         if (refusal) return refusal;
         const posted = new Map(legs.map((leg) => [leg.accountId, leg.amount]));
         const movements = found.legs.map((leg) => movementOf(leg, posted.get(leg.accountId) ?? 0n, -leg.amount));
-        return this.commit(command, fingerprint, legs, movements, {}, () => {
-          this.resolvePending(found, 'posted');
-          this.addTarget({ id: command.id, type: 'post_pending', legs, reversed: false });
-        });
+        return this.commit(command, fingerprint, legs, movements, {}, () => this.resolvePending(found, 'posted'));
       }
       case 'void_pending':
       case 'expiry': {
@@ -243,6 +240,9 @@ class BatchRun {
       fingerprint,
       entries,
     });
+    // A later reversal in the batch may name it: only immediate and post_pending moved posted amounts.
+    const posted = command.type === 'immediate' || command.type === 'post_pending';
+    this.addTarget({ id: command.id, type: command.type, legs: posted ? legs : [], reversed: false });
     onApplied();
     return undefined;
   }
