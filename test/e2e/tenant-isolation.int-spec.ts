@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { RunningStack } from '@strongroom/cli';
 import {
@@ -8,6 +9,7 @@ import {
   OPERATOR_IDENTITY,
   PERMISSIONS,
   type Permission,
+  type TransferResultCode,
 } from '@strongroom/contracts';
 import { BusClient, busTlsFilesFor, connectBus, serviceCredentialsOverBus, withDatabase } from '@strongroom/platform';
 import type { NatsConnection } from 'nats';
@@ -51,6 +53,11 @@ interface TenantResources {
   cardId: string;
   cardPin: string;
   roleName: string;
+  /** Two ledger accounts (cash, a wallet), a transfer between them with a reference, a pending transfer left open. */
+  accountIds: [string, string];
+  transferId: string;
+  pendingTransferId: string;
+  reference: string;
 }
 
 /** How each path parameter is filled in from the target tenant's resources. */
@@ -61,6 +68,8 @@ const PATH_PARAMETERS: Record<string, (target: TenantResources) => string> = {
   cardId: (target) => target.cardId,
   roleName: (target) => target.roleName,
   userId: (target) => target.userId,
+  accountId: (target) => target.accountIds[0],
+  transferId: (target) => target.transferId,
 };
 /** Parameters that are not one tenant's resource: a route with only these is not tried from A's own tenant path. */
 const NOT_RESOURCES = new Set(['tenantId', 'environment']);
@@ -68,10 +77,33 @@ const NOT_RESOURCES = new Set(['tenantId', 'environment']);
 interface RouteSample {
   /** A body the route's contract accepts (an invalid one would answer 400 and prove nothing). */
   body?: (target: TenantResources) => unknown;
-  query?: Record<string, string>;
-  /** The body names the target's resources: also tried on A's own tenant path (B's ids inside A's tenant). */
-  bodyNamesResources?: boolean;
+  query?: (target: TenantResources) => Record<string, string>;
+  /** The body or query names the target's resources: also tried on A's own tenant path (B's ids inside A's tenant). */
+  namesResources?: boolean;
+  /**
+   * A route that answers "nothing of that" as 200, not 404 (a search, a batch with a result per
+   * transfer): on A's own path, how its reply shows none of B's resources was found or changed.
+   */
+  foundNothing?: (reply: unknown) => boolean;
 }
+
+/** An immediate transfer between the target's two accounts. */
+const transferBetween = (target: TenantResources) => ({
+  type: 'immediate',
+  id: randomUUID(),
+  category: 'other',
+  postings: [
+    { accountId: target.accountIds[0], direction: 'debit', amount: '100', currency: 'USD' },
+    { accountId: target.accountIds[1], direction: 'credit', amount: '100', currency: 'USD' },
+  ],
+});
+/** What a batch naming B's accounts, pending and posted transfers may answer inside A's ledger. */
+const NOT_FOUND_RESULTS: readonly TransferResultCode[] = [
+  'account_not_found',
+  'pending_transfer_not_found',
+  'reversal_target_not_found',
+];
+const LEDGER = '/v1/tenants/:tenantId/ledger';
 
 /**
  * A valid call of every tenant-scoped route (`${method} ${url}`). A new route under
@@ -91,7 +123,7 @@ const ROUTE_SAMPLES: Record<string, RouteSample> = {
   },
   'PUT /v1/tenants/:tenantId/roles/:roleName': { body: () => ({ permissions: ['tenants.tenants.read'] }) },
   'DELETE /v1/tenants/:tenantId/roles/:roleName': {},
-  'GET /v1/tenants/:tenantId/users': { query: { limit: '10' } },
+  'GET /v1/tenants/:tenantId/users': { query: () => ({ limit: '10' }) },
   'PUT /v1/tenants/:tenantId/users/:userId/roles': { body: () => ({ roles: ['admin'] }) },
   'POST /v1/tenants/:tenantId/clients': {
     body: () => ({
@@ -104,7 +136,7 @@ const ROUTE_SAMPLES: Record<string, RouteSample> = {
   'POST /v1/tenants/:tenantId/api-keys': {
     body: () => ({ environment: 'sandbox', name: 'Intruder', permissions: ['tenants.tenants.read'] }),
   },
-  'GET /v1/tenants/:tenantId/api-keys': { query: { environment: 'sandbox', limit: '10' } },
+  'GET /v1/tenants/:tenantId/api-keys': { query: () => ({ environment: 'sandbox', limit: '10' }) },
   'POST /v1/tenants/:tenantId/api-keys/:keyId/rotate': { body: () => ({ overlapSeconds: 0 }) },
   'DELETE /v1/tenants/:tenantId/api-keys/:keyId': {},
   'POST /v1/tenants/:tenantId/token-revocations': {
@@ -114,7 +146,7 @@ const ROUTE_SAMPLES: Record<string, RouteSample> = {
         { scope: 'user', userId: target.userId },
       ],
     }),
-    bodyNamesResources: true,
+    namesResources: true,
   },
   'POST /v1/tenants/:tenantId/invitations': { body: () => ({ email: 'intruder@a.test', roles: ['admin'] }) },
   'POST /v1/tenants/:tenantId/cards': { body: () => ({ cardNumber: '4000 0566 5566 5556', pin: '4826' }) },
@@ -122,6 +154,37 @@ const ROUTE_SAMPLES: Record<string, RouteSample> = {
   'POST /v1/tenants/:tenantId/cards/:cardId/pin-verifications': { body: (target) => ({ pin: target.cardPin }) },
   'PUT /v1/tenants/:tenantId/cards/:cardId/pin': { body: (target) => ({ pin: target.cardPin, newPin: '5937' }) },
   'POST /v1/tenants/:tenantId/cards/:cardId/unlock': {},
+  [`POST ${LEDGER}/accounts`]: {
+    body: () => ({ code: 'intruder', name: 'Intruder', currency: 'USD', type: 'asset' }),
+  },
+  [`GET ${LEDGER}/accounts`]: { query: () => ({ limit: '10', currency: 'USD' }) },
+  [`GET ${LEDGER}/accounts/:accountId`]: {},
+  [`POST ${LEDGER}/accounts/:accountId/closure`]: {},
+  [`GET ${LEDGER}/accounts/:accountId/balance`]: { query: () => ({ asOf: new Date().toISOString() }) },
+  [`GET ${LEDGER}/accounts/:accountId/entries`]: { query: () => ({ limit: '10' }) },
+  [`POST ${LEDGER}/transfers`]: { body: transferBetween, namesResources: true },
+  // Moves B's money, posts and voids B's pending transfer, reverses B's transfer: each must find nothing.
+  [`POST ${LEDGER}/transfer-batches`]: {
+    body: (target) => ({
+      transfers: [
+        transferBetween(target),
+        { type: 'post_pending', id: randomUUID(), pendingId: target.pendingTransferId },
+        { type: 'void_pending', id: randomUUID(), pendingId: target.pendingTransferId },
+        { type: 'reversal', id: randomUUID(), reversesId: target.transferId },
+      ],
+    }),
+    namesResources: true,
+    foundNothing: (reply) =>
+      (reply as { results: Array<{ result: TransferResultCode }> }).results.every(({ result }) =>
+        NOT_FOUND_RESULTS.includes(result),
+      ),
+  },
+  [`GET ${LEDGER}/transfers/:transferId`]: {},
+  [`GET ${LEDGER}/transfers`]: {
+    query: (target) => ({ reference: target.reference }),
+    namesResources: true,
+    foundNothing: (reply) => (reply as { transfers: unknown[] }).transfers.length === 0,
+  },
 };
 
 /**
@@ -142,8 +205,10 @@ const GLOBAL_TABLES: Record<string, string> = {
  * other probe holds (A's context sees and changes none of B's rows, writes none in B's name).
  */
 const STEPS = ['selectWithoutTenant', 'select', 'update', 'delete'] as const;
-const RELAY_TABLES: Record<string, string> = {
+const READ_WITHOUT_TENANT: Record<string, string> = {
   outbox: "the relay publishes every tenant's events, so it reads without a tenant context (platform outbox-sql.ts)",
+  ledger_open_pendings:
+    "the expiry sweep finds every tenant's due pending transfers, then expires each in its tenant's context (ledger 1764460800100-ledger.ts)",
 };
 /** Tenant rows not named by a tenant column: how to select one tenant's ($1). */
 const TENANT_ROWS_ELSEWHERE: Record<string, string> = {
@@ -201,7 +266,7 @@ describe('tenant isolation', () => {
     for (const name of parametersOf(route.url))
       params[name] = name === 'tenantId' ? pathTenantId : PATH_PARAMETERS[name]!(target);
     const path = route.url.replace(/:([A-Za-z]+)/g, (_, name: string) => encodeURIComponent(params[name]!));
-    const query = sample.query ?? {};
+    const query = sample.query?.(target) ?? {};
     const search = new URLSearchParams(query).toString();
     return { params, query, body: sample.body?.(target), path: search === '' ? path : `${path}?${search}` };
   };
@@ -281,8 +346,42 @@ describe('tenant isolation', () => {
       cardId: card.cardId,
       cardPin,
       roleName,
+      ...(await seedLedger(`${base}/ledger`, token, label)),
     };
     return { resources, token };
+  }
+
+  /** Rows in every ledger table: two accounts, a transfer between them (entries, an event), a pending transfer left open. */
+  async function seedLedger(ledger: string, token: string, label: string) {
+    const open = async (code: string, type: string) =>
+      (
+        await created<{ id: string }>(
+          await call(`${ledger}/accounts`, token, {
+            method: 'POST',
+            body: { code: `${label}-${code}`, name: `${label} ${code}`, currency: 'USD', type },
+          }),
+        )
+      ).id;
+    const accountIds: [string, string] = [await open('cash', 'asset'), await open('wallet', 'liability')];
+    const postings = (amount: string) => [
+      { accountId: accountIds[0], direction: 'debit', amount, currency: 'USD' },
+      { accountId: accountIds[1], direction: 'credit', amount, currency: 'USD' },
+    ];
+    const reference = `${label}-loan-1`;
+    const transfer = await created<{ id: string }>(
+      await call(`${ledger}/transfers`, token, {
+        method: 'POST',
+        body: { type: 'immediate', id: randomUUID(), category: 'allocation', reference, postings: postings('10000') },
+      }),
+    );
+    // Expiring in a day: a row the expiry sweep can see (READ_WITHOUT_TENANT), untouched while the suite runs.
+    const pending = await created<{ id: string }>(
+      await call(`${ledger}/transfers`, token, {
+        method: 'POST',
+        body: { type: 'pending', id: randomUUID(), timeoutSeconds: 86_400, postings: postings('500') },
+      }),
+    );
+    return { accountIds, transferId: transfer.id, pendingTransferId: pending.id, reference };
   }
 
   /** Every row of tenant B in every service database, by database and table: count and md5. */
@@ -371,7 +470,10 @@ describe('tenant isolation', () => {
     const outcomes: string[] = [];
     for (const route of TENANT_ROUTES.filter((candidate) => candidate.method === 'GET')) {
       const response = await call(requestFor(route, b).path, tokenB);
-      outcomes.push(`${routeKey(route)} ${response.status}`);
+      // A search whose empty answer counts as a refusal for A must find B's own resources for B.
+      const foundNothing = ROUTE_SAMPLES[routeKey(route)]!.foundNothing;
+      const empty = response.status === 200 && foundNothing?.(await response.json()) === true;
+      outcomes.push(`${routeKey(route)} ${empty ? 'found nothing' : response.status}`);
     }
     expect(outcomes.filter((outcome) => !outcome.endsWith(' 200'))).toEqual([]);
     expect(outcomes.length).toBeGreaterThanOrEqual(5);
@@ -385,7 +487,7 @@ describe('tenant isolation', () => {
     for (const route of TENANT_ROUTES) {
       const sample = ROUTE_SAMPLES[routeKey(route)]!;
       const namesResources =
-        parametersOf(route.url).some((name) => !NOT_RESOURCES.has(name)) || sample.bodyNamesResources === true;
+        parametersOf(route.url).some((name) => !NOT_RESOURCES.has(name)) || sample.namesResources === true;
       // B's tenant and ids; and, where the route names a resource, A's own tenant with B's ids.
       const targets = [b.tenantId, ...(namesResources ? [a.tenantId] : [])];
       for (const pathTenantId of targets) {
@@ -399,7 +501,11 @@ describe('tenant isolation', () => {
           attempts += 1;
           const text = await response.text();
           const problem = response.headers.get('content-type')?.includes('application/problem+json') ?? false;
-          if (![403, 404].includes(response.status) || !problem)
+          const refused = [403, 404].includes(response.status) && problem;
+          // Inside A's own ledger, B's ids are simply not there: a search or a batch says so in a 200.
+          const foundNothing =
+            pathTenantId === a.tenantId && response.status === 200 && sample.foundNothing?.(JSON.parse(text)) === true;
+          if (!refused && !foundNothing)
             wrong.push(
               `${route.method} ${path}${idempotencyKey === undefined ? '' : ' (Idempotency-Key)'} → ${response.status}: ${text.slice(0, 200)}`,
             );
@@ -442,15 +548,17 @@ describe('tenant isolation', () => {
             victim: b.tenantId,
           });
           const name = `${service}.${table.table}`;
-          const relay = RELAY_TABLES[table.table] !== undefined;
-          coverage[service]!.push(`${table.table} (${probe.victimRows} rows of B${relay ? ', relay-readable' : ''})`);
+          const withoutTenant = READ_WITHOUT_TENANT[table.table] !== undefined;
+          coverage[service]!.push(
+            `${table.table} (${probe.victimRows} rows of B${withoutTenant ? ', readable without a tenant' : ''})`,
+          );
           if (!table.rowLevelSecurity || !table.forceRowLevelSecurity)
             failures.push(`${name}: row-level security not enabled and forced`);
-          // A service that has emitted nothing for B yet (ledger, KYC, consent, audit today) has no outbox row to try.
-          if (relay && probe.victimRows === 0) continue;
-          if (relay) outboxesProbed.push(service);
+          // A service that has emitted nothing for B yet (KYC, consent, audit today) has no outbox row to try.
+          if (withoutTenant && probe.victimRows === 0) continue;
+          if (table.table === 'outbox') outboxesProbed.push(service);
           if (probe.victimRows === 0) failures.push(`${name}: B has no rows here, so nothing was tried`);
-          for (const step of relay ? (['select', 'update', 'delete'] as const) : STEPS)
+          for (const step of withoutTenant ? (['select', 'update', 'delete'] as const) : STEPS)
             if (!refusedOrNone(probe[step])) failures.push(`${name}: ${step} → ${show(probe[step])}`);
           if (!('refused' in probe.insert) || probe.insert.refused !== INSUFFICIENT_PRIVILEGE)
             failures.push(`${name}: INSERT of a row naming B → ${show(probe.insert)}`);
@@ -464,10 +572,18 @@ describe('tenant isolation', () => {
     }
     if (process.env.E2E_LOG) process.stderr.write(`${JSON.stringify(coverage, null, 2)}\n`);
     expect(failures).toEqual([]);
-    // Every tenant table of auth, tenants and the gateway was tried.
-    for (const service of ['auth', 'tenants', 'gateway']) expect(coverage[service]!.length).toBeGreaterThan(0);
-    // B's events (its creation, its users, keys, cards...) were tried in the outboxes that hold them.
-    expect(outboxesProbed.sort()).toEqual(['auth', 'tenants']);
+    // Every tenant table of auth, tenants, the ledger and the gateway was tried.
+    for (const service of ['auth', 'tenants', 'ledger', 'gateway'])
+      expect(coverage[service]!.length).toBeGreaterThan(0);
+    expect(coverage.ledger).toEqual(
+      expect.arrayContaining(
+        ['ledger_accounts', 'ledger_transfers', 'ledger_entries', 'ledger_open_pendings'].map((table) =>
+          expect.stringMatching(new RegExp(`^${table} \\([1-9]`)),
+        ),
+      ),
+    );
+    // B's events (its creation, its users, keys, cards, transfers...) were tried in the outboxes that hold them.
+    expect(outboxesProbed.sort()).toEqual(['auth', 'ledger', 'tenants']);
   });
 });
 

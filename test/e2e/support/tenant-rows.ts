@@ -16,6 +16,11 @@ export interface TenantTable {
   forceRowLevelSecurity: boolean;
   /** Columns the runtime role may UPDATE (none: UPDATE is refused outright). */
   updatableColumns: string[];
+  /**
+   * Columns an INSERT may name: all but those Postgres fills itself (GENERATED ALWAYS identity or
+   * expression), which refuse any value (428C9) before row-level security could.
+   */
+  insertableColumns: string[];
 }
 
 export interface DatabaseTables {
@@ -72,9 +77,12 @@ export async function describeTables(client: Client): Promise<DatabaseTables> {
     rls: boolean;
     forced: boolean;
     columns: string[];
+    generated: string[];
   }>(
     `SELECT n.nspname AS schema, c.relname AS table, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
-            array_agg(a.attname::text ORDER BY a.attnum) AS columns
+            array_agg(a.attname::text ORDER BY a.attnum) AS columns,
+            coalesce(array_agg(a.attname::text ORDER BY a.attnum)
+              FILTER (WHERE a.attidentity = 'a' OR a.attgenerated <> ''), '{}') AS generated
        FROM pg_class c
        JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -110,6 +118,7 @@ export async function describeTables(client: Client): Promise<DatabaseTables> {
       rowLevelSecurity: row.rls,
       forceRowLevelSecurity: row.forced,
       updatableColumns: updatable.rows.map((column) => column.column),
+      insertableColumns: row.columns.filter((column) => !row.generated.includes(column)),
     });
   }
   return { database, runtimeRole, tenantTables, otherTables, outsidePublic };
@@ -150,6 +159,7 @@ export async function probeAsRuntimeRole(
   const ofVictim = `${column} = $1::uuid`;
   // A column the role may update (other than the tenant's), so the policy is what stops the UPDATE.
   const updated = table.updatableColumns.find((candidate) => candidate !== table.tenantColumn) ?? table.tenantColumn;
+  const insertable = table.insertableColumns.map(quoteIdentifier).join(', ');
   const setTenant = (tenantId: string) => client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
 
   await client.query('BEGIN');
@@ -184,9 +194,10 @@ export async function probeAsRuntimeRole(
       insert:
         sample.rows[0] === undefined
           ? { refused: 'no-sample', message: 'the victim has no row to copy' }
-          : await change(`INSERT INTO ${name} SELECT * FROM jsonb_populate_record(NULL::${name}, $1::jsonb)`, [
-              sample.rows[0].row,
-            ]),
+          : await change(
+              `INSERT INTO ${name} (${insertable}) SELECT ${insertable} FROM jsonb_populate_record(NULL::${name}, $1::jsonb)`,
+              [sample.rows[0].row],
+            ),
       moveIntoVictim: table.updatableColumns.includes(table.tenantColumn)
         ? await change(`UPDATE ${name} SET ${column} = $1::uuid WHERE ${column} = $2::uuid`, [
             tenants.victim,

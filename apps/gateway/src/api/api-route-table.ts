@@ -15,6 +15,7 @@ import {
 } from '@strongroom/contracts';
 import type { FastifyRequest } from 'fastify';
 import { ACCESS_CONTROL_ROUTES } from './access-control-routes';
+import { LEDGER_ROUTES } from './ledger-routes';
 import { bodyObject, cardOf, environmentIn, numberIn, params, queryObject } from './route-input';
 import { TENANT_ROUTES } from './tenant-routes';
 
@@ -38,6 +39,7 @@ export interface ApiRoute {
 export const API_ROUTES: readonly ApiRoute[] = [
   ...TENANT_ROUTES,
   ...ACCESS_CONTROL_ROUTES,
+  ...LEDGER_ROUTES,
   {
     method: 'POST',
     url: '/v1/tenants/:tenantId/clients',

@@ -1,0 +1,109 @@
+import {
+  closeLedgerAccount,
+  createLedgerAccount,
+  createTransfer,
+  createTransfers,
+  findTransfersByReference,
+  getLedgerAccount,
+  getLedgerBalance,
+  getTransfer,
+  listLedgerAccounts,
+  listLedgerEntries,
+} from '@strongroom/contracts';
+import type { FastifyRequest } from 'fastify';
+import type { ApiRoute } from './api-route-table';
+import { bodyObject, numberIn, params, queryObject } from './route-input';
+
+const LEDGER = '/v1/tenants/:tenantId/ledger';
+
+const accountOf = (request: FastifyRequest) => ({
+  tenantId: params(request).tenantId,
+  accountId: params(request).accountId,
+});
+
+/** The query parameters present, as given (absent ones stay absent so the contract's defaults apply). */
+function presentQuery(request: FastifyRequest, names: readonly string[]): Record<string, string> {
+  const query = queryObject(request);
+  return Object.fromEntries(names.flatMap((name) => (query[name] !== undefined ? [[name, query[name]]] : [])));
+}
+
+/** A page: `limit` read as a number, the other parameters as strings. */
+function pageOf(request: FastifyRequest, names: readonly string[]) {
+  const { limit, ...rest } = presentQuery(request, ['limit', ...names]);
+  return { ...rest, ...(limit !== undefined ? { limit: numberIn(limit) } : {}) };
+}
+
+/**
+ * The ledger (ledger service): accounts, balances now and as of a past instant, history, and
+ * transfers. A credential acts on its own environment's ledger, so no route names one.
+ */
+export const LEDGER_ROUTES: readonly ApiRoute[] = [
+  {
+    method: 'POST',
+    url: `${LEDGER}/accounts`,
+    contract: createLedgerAccount,
+    status: 201,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+  },
+  {
+    method: 'GET',
+    url: `${LEDGER}/accounts`,
+    contract: listLedgerAccounts,
+    query: ['limit', 'cursor', 'currency'],
+    input: (request) => ({ tenantId: params(request).tenantId, ...pageOf(request, ['cursor', 'currency']) }),
+  },
+  {
+    method: 'GET',
+    url: `${LEDGER}/accounts/:accountId`,
+    contract: getLedgerAccount,
+    input: accountOf,
+  },
+  {
+    method: 'POST',
+    url: `${LEDGER}/accounts/:accountId/closure`,
+    contract: closeLedgerAccount,
+    input: accountOf,
+  },
+  {
+    method: 'GET',
+    url: `${LEDGER}/accounts/:accountId/balance`,
+    contract: getLedgerBalance,
+    query: ['asOf'],
+    input: (request) => ({ ...accountOf(request), ...presentQuery(request, ['asOf']) }),
+  },
+  {
+    method: 'GET',
+    url: `${LEDGER}/accounts/:accountId/entries`,
+    contract: listLedgerEntries,
+    query: ['limit', 'cursor', 'from', 'to'],
+    input: (request) => ({ ...accountOf(request), ...pageOf(request, ['cursor', 'from', 'to']) }),
+  },
+  {
+    // One transfer, the body is its command; a refusal is a problem (404 or 409 with the result code as reason).
+    method: 'POST',
+    url: `${LEDGER}/transfers`,
+    contract: createTransfer,
+    status: 201,
+    input: (request) => ({ tenantId: params(request).tenantId, transfer: request.body }),
+  },
+  {
+    // A batch answers 200 with a result per transfer, whether each was applied or refused.
+    method: 'POST',
+    url: `${LEDGER}/transfer-batches`,
+    contract: createTransfers,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+  },
+  {
+    method: 'GET',
+    url: `${LEDGER}/transfers/:transferId`,
+    contract: getTransfer,
+    input: (request) => ({ tenantId: params(request).tenantId, transferId: params(request).transferId }),
+  },
+  {
+    method: 'GET',
+    url: `${LEDGER}/transfers`,
+    contract: findTransfersByReference,
+    query: ['reference'],
+    input: (request) => ({ tenantId: params(request).tenantId, ...presentQuery(request, ['reference']) }),
+  },
+];
