@@ -150,4 +150,18 @@ describe('the OpenAPI document (generated from the route table and the contracts
     expect(schema.properties).not.toHaveProperty('tenantId');
     expect(schema.required).not.toContain('tenantId');
   });
+
+  it('documents a body that is one field of the request as that field (a transfer, a settings patch)', () => {
+    const bodyOf = (path: string, method: 'post' | 'patch') =>
+      (document.paths[path]![method] as Operation).requestBody!.content['application/json']!.schema as Record<
+        string,
+        unknown
+      >;
+    const transfer = bodyOf('/v1/tenants/{tenantId}/ledger/transfers', 'post');
+    expect(JSON.stringify(transfer)).toContain('"post_pending"');
+    expect(transfer).not.toHaveProperty(['properties', 'transfer']);
+    const settings = bodyOf('/v1/tenants/{tenantId}/settings', 'patch');
+    expect(settings).toHaveProperty(['properties', 'ratePlan']);
+    expect(settings).not.toHaveProperty(['properties', 'settings']);
+  });
 });

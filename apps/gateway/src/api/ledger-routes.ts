@@ -84,6 +84,7 @@ export const LEDGER_ROUTES: readonly ApiRoute[] = [
     url: `${LEDGER}/transfers`,
     contract: createTransfer,
     status: 201,
+    bodyField: 'transfer',
     input: (request) => ({ tenantId: params(request).tenantId, transfer: request.body }),
   },
   {

@@ -97,6 +97,7 @@ function propertiesOf(schema: JsonSchema): Record<string, JsonSchema> {
 function bodySchemaOf(request: JsonSchema, route: ApiRoute, pathParameters: readonly string[]): JsonSchema | undefined {
   if (route.method === 'GET' || route.method === 'DELETE') return undefined;
   const properties = propertiesOf(request);
+  if (route.bodyField !== undefined) return properties[route.bodyField] as JsonSchema | undefined;
   for (const name of pathParameters) delete properties[name];
   const required = ((request.required as string[] | undefined) ?? []).filter((name) => name in properties);
   if (Object.keys(properties).length === 0) return undefined;

@@ -65,6 +65,7 @@ export const TENANT_ROUTES: readonly ApiRoute[] = [
     method: 'PATCH',
     url: '/v1/tenants/:tenantId/settings',
     contract: updateTenantSettings,
+    bodyField: 'settings',
     input: (request) => ({ tenantId: params(request).tenantId, settings: request.body }),
   },
   {
