@@ -6,7 +6,7 @@ const BIGINT_NOT_NEGATIVE = (column: string) => `${column} bigint NOT NULL DEFAU
 /**
  * The ledger: accounts with their balances (the only rows that change), transfers and entries
  * (append-only: grants and trigger, DESIGN "Data"), and the open pending transfers (a small
- * working set, deleted when posted, voided or expired). Money is bigint minor units. A tenant's
+ * working set of ids and expiry times, deleted when posted, voided or expired). Money is bigint minor units. A tenant's
  * sandbox and production ledgers share the tables and never each other's accounts.
  */
 export class Ledger1764460800100 implements MigrationInterface {
@@ -102,14 +102,14 @@ export class Ledger1764460800100 implements MigrationInterface {
          tenant_id uuid NOT NULL,
          transfer_id uuid NOT NULL,
          environment text NOT NULL,
-         legs jsonb NOT NULL,
          expires_at timestamptz,
          PRIMARY KEY (tenant_id, transfer_id)
        )`,
       'CREATE INDEX ledger_open_pendings_expiring ON ledger_open_pendings (expires_at) WHERE expires_at IS NOT NULL',
       ...tenantIsolationSql('ledger_open_pendings'),
       // The expiry sweep finds due pending transfers of every tenant (no tenant context, read
-      // only: ids and times), then expires each in its tenant's own transaction.
+      // only), then expires each in its tenant's own transaction. The table holds ids and times
+      // only (the amounts are in ledger_transfers), so that is all the sweep can see.
       `CREATE POLICY ledger_open_pendings_expiry_sweep ON ledger_open_pendings FOR SELECT
          USING (nullif(current_setting('app.tenant_id', true), '') IS NULL AND expires_at IS NOT NULL)`,
       ...grantRuntimeSql('ledger_open_pendings', ['SELECT', 'INSERT', 'DELETE']),

@@ -175,7 +175,7 @@ async function readTransferStates(
 ): Promise<Map<string, TransferStateRow>> {
   const rows: TransferStateRow[] = await manager.query(
     `SELECT t.id, t.environment, t.type, t.fingerprint, t.legs,
-            o.legs AS open_legs, o.expires_at,
+            CASE WHEN o.transfer_id IS NOT NULL THEN t.legs END AS open_legs, o.expires_at,
             (SELECT r.type FROM ledger_transfers r WHERE r.tenant_id = t.tenant_id AND r.pending_id = t.id) AS resolution,
             EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.tenant_id = t.tenant_id AND r.reverses_id = t.id) AS reversed
        FROM ledger_transfers t
@@ -424,12 +424,11 @@ async function openPendings(
 ): Promise<void> {
   if (pendings.length === 0) return;
   await manager.query(
-    `INSERT INTO ledger_open_pendings (tenant_id, environment, transfer_id, legs, expires_at)
-     SELECT $1, $5, id, legs, expires_at FROM unnest($2::uuid[], $3::jsonb[], $4::timestamptz[]) AS p (id, legs, expires_at)`,
+    `INSERT INTO ledger_open_pendings (tenant_id, environment, transfer_id, expires_at)
+     SELECT $1, $4, id, expires_at FROM unnest($2::uuid[], $3::timestamptz[]) AS p (id, expires_at)`,
     [
       scope.tenantId,
       pendings.map((p) => p.id),
-      pendings.map((p) => JSON.stringify(storedLegs(p.legs))),
       pendings.map((p) => (p.expiresAtMs === null ? null : new Date(p.expiresAtMs).toISOString())),
       scope.environment,
     ],
