@@ -8,10 +8,17 @@ export const AMOUNT_MINOR_MAX = 9_223_372_036_854_775_807n;
  * An amount in minor units (cents for USD, units for JPY, fils for KWD), written as a decimal
  * string: JSON numbers lose integers above 2^53, money must not. Always > 0; direction says the sign.
  */
+const AMOUNT_DIGITS = /^[1-9][0-9]{0,18}$/;
+
+/** The amount as a bigint when it is well formed, else undefined (refinements run after a failed regex in zod 4). */
+export function minorUnitsOf(value: string): bigint | undefined {
+  return AMOUNT_DIGITS.test(value) ? BigInt(value) : undefined;
+}
+
 export const amountMinorSchema = z
   .string()
-  .regex(/^[1-9][0-9]{0,18}$/, 'an amount is a positive integer of minor units, written as a string')
-  .refine((value) => BigInt(value) <= AMOUNT_MINOR_MAX, 'an amount must not exceed 9223372036854775807');
+  .regex(AMOUNT_DIGITS, 'an amount is a positive integer of minor units, written as a string')
+  .refine((value) => (minorUnitsOf(value) ?? 0n) <= AMOUNT_MINOR_MAX, 'an amount must not exceed 9223372036854775807');
 
 /** A balance in minor units (≥ 0), as a decimal string. */
 export const balanceMinorSchema = z.string().regex(/^(0|[1-9][0-9]{0,18})$/);

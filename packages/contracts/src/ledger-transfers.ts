@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineEvent, defineRequest } from './contract';
 import { ledgerAccountIdSchema, ledgerMetadataSchema } from './ledger-accounts';
-import { amountMinorSchema, currencySchema } from './ledger-money';
+import { amountMinorSchema, currencySchema, minorUnitsOf } from './ledger-money';
 import { tenantIdSchema } from './tenants';
 
 /** TigerBeetle's batch size: one call carries at most this many transfers. */
@@ -57,7 +57,9 @@ const commonFields = {
 function balancedPerCurrency(postings: readonly Posting[]): boolean {
   const net = new Map<string, bigint>();
   for (const posting of postings) {
-    const signed = posting.direction === 'debit' ? BigInt(posting.amount) : -BigInt(posting.amount);
+    // A malformed amount is reported by its own schema; here it counts as nothing.
+    const amount = minorUnitsOf(posting.amount) ?? 0n;
+    const signed = posting.direction === 'debit' ? amount : -amount;
     net.set(posting.currency, (net.get(posting.currency) ?? 0n) + signed);
   }
   return [...net.values()].every((sum) => sum === 0n);
@@ -193,7 +195,15 @@ export const createTransfers = defineRequest({
 
 export const createTransfer = defineRequest({
   subject: 'ledger.v1.transfers.create',
-  request: z.object({ tenantId: tenantIdSchema, transfer: transferCommandSchema }).strict(),
+  request: z
+    .object({
+      tenantId: tenantIdSchema,
+      // Single transfers of different callers are committed together: a chain would tie them to each other.
+      transfer: transferCommandSchema.refine((transfer) => !transfer.linked, {
+        message: 'a single transfer cannot be linked; send a chain as a batch',
+      }),
+    })
+    .strict(),
   response: transferSchema,
   permission: 'ledger.transfers.create',
   summary:

@@ -53,7 +53,6 @@ export function applyTransferBatch(commands: readonly EngineCommand[], view: Led
 class BatchRun {
   private readonly results: TransferResult[] = [];
   private readonly applied: AppliedTransfer[] = [];
-  private readonly touched = new Set<string>();
   private readonly opened = new Map<string, OpenPending>();
   private readonly resolved = new Map<string, PendingOutcome>();
   private readonly reversed = new Set<string>();
@@ -96,7 +95,10 @@ class BatchRun {
     return {
       results: this.results,
       applied: this.applied,
-      changedAccounts: [...this.touched].map((id) => this.view.accounts.get(id) as AccountState),
+      // The accounts of what was applied (one touched only by an undone chain is as it was).
+      changedAccounts: [
+        ...new Set(this.applied.flatMap((transfer) => transfer.entries.map((entry) => entry.accountId))),
+      ].map((id) => this.view.accounts.get(id) as AccountState),
       openedPendings: [...this.opened.values()].filter((pending) => this.view.openPendings.has(pending.id)),
       resolvedPendings: [...this.resolved].map(([id, outcome]) => ({ id, outcome })),
       reversedIds: [...this.reversed],
@@ -257,7 +259,6 @@ class BatchRun {
   private replaceBalances(after: AccountState): void {
     const before = this.view.accounts.get(after.id) as AccountState;
     this.view.accounts.set(after.id, after);
-    this.touched.add(after.id);
     this.undo?.push(() => this.view.accounts.set(before.id, before));
   }
 
