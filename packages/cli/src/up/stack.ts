@@ -22,7 +22,7 @@ import { findNatsServerBinary } from '../nats/nats-server-binary';
 import { initPki, pkiPaths } from '../pki/pki';
 import { type RunningPostgres, startEmbeddedPostgres } from '../postgres/embedded-postgres';
 import { LocalCredentialStore } from './local-credentials';
-import { ProcessGroup } from './process-group';
+import { type ManagedProcess, ProcessGroup, type SpawnSpec } from './process-group';
 import { type DemoTenant, seedDemoTenant } from './seed-demo';
 import { waitFor } from './wait-for';
 
@@ -44,6 +44,13 @@ export interface RunningStack {
   /** Resolves when a child died unexpectedly (its name), so the caller can stop everything. */
   failed: Promise<string>;
   pidOf(name: string): number | undefined;
+  /**
+   * Kills a service (`killWith` SIGTERM: a graceful stop; SIGKILL: a crash) unless it already
+   * exited, starts it again with the same command and environment, and resolves when it answers
+   * its health check. The kill is asked for: it does not resolve `failed` (a death of the new
+   * process does).
+   */
+  restart(service: BackendServiceName, options?: { killWith?: NodeJS.Signals }): Promise<void>;
   /** Stops everything; resolves with each child's exit code (0: it shut down cleanly) or signal. */
   stop(): Promise<Record<string, number | NodeJS.Signals>>;
 }
@@ -76,15 +83,27 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       if (deadChild !== undefined) throw new StartupError(`${deadChild} exited during start`);
       return attempt();
     };
+  /** Services being killed by `restart`: their exit was asked for. */
+  const restarting = new Set<string>();
   const processes = new ProcessGroup(logDir, (name, code) => {
+    if (restarting.has(name)) return;
     log(`${name} exited unexpectedly (${code}); its log: ${join(logDir, `${name}.log`)}`);
     const tail = safeTail(join(logDir, `${name}.log`));
     if (tail) log(tail);
     onFailure(name);
   });
+  /** The latest process of each child and how it was started (a restart replaces the process). */
+  const children = new Map<string, { spec: SpawnSpec; managed: ManagedProcess }>();
+  const spawnChild = (spec: SpawnSpec) => {
+    const managed = processes.spawn(spec);
+    children.set(spec.name, { spec, managed });
+    return managed;
+  };
   let postgres: RunningPostgres | undefined;
   let admin: NatsConnection | undefined;
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     const outcomes = await processes.stopAll();
     await admin?.close().catch(() => {});
     await postgres?.stop().catch(() => {});
@@ -149,7 +168,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       }),
       { mode: 0o600 },
     );
-    processes.spawn({
+    spawnChild({
       name: 'nats-server',
       command: findNatsServerBinary(env),
       args: ['-c', natsConfig],
@@ -190,7 +209,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     };
     for (const service of BACKEND_SERVICES) {
       const urls = databases.get(service)!;
-      processes.spawn({
+      spawnChild({
         name: service,
         command: process.execPath,
         args: [...profilingArgs(env), join(options.rootDir, 'apps', service, 'dist', 'src', 'main.js')],
@@ -204,18 +223,46 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       });
     }
     log(`services: ${BACKEND_SERVICES.join(', ')} (logs in ${logDir})`);
+    const answersHealthCheck = (service: BackendServiceName) => async () => {
+      const report = await bus.request(healthCheck[service], {});
+      if (report.status !== 'up') throw new Error(`${service} reports ${JSON.stringify(report.checks)}`);
+    };
     await Promise.all(
       BACKEND_SERVICES.map((service) =>
         waitFor(
           `${service} to answer its health check`,
           SERVICE_READY_TIMEOUT_MS,
-          unlessAChildDied(async () => {
-            const report = await bus.request(healthCheck[service], {});
-            if (report.status !== 'up') throw new Error(`${service} reports ${JSON.stringify(report.checks)}`);
-          }),
+          unlessAChildDied(answersHealthCheck(service)),
         ),
       ),
     );
+    const restart = async (service: BackendServiceName, options: { killWith?: NodeJS.Signals } = {}) => {
+      const refuseWhileStopping = () => {
+        if (stopping) throw new StartupError(`cannot restart ${service}: the stack is stopping`);
+      };
+      refuseWhileStopping();
+      const running = children.get(service)!;
+      const { child, exited } = running.managed;
+      if (child.exitCode === null && child.signalCode === null) {
+        restarting.add(service);
+        try {
+          // A real signal to the process (SIGKILL: no shutdown hook runs), as a crash or an operator would send.
+          process.kill(child.pid as number, options.killWith ?? 'SIGTERM');
+          await exited;
+        } finally {
+          restarting.delete(service);
+        }
+      }
+      // A child spawned after stop() began would outlive the stack.
+      refuseWhileStopping();
+      const { child: next } = spawnChild(running.spec);
+      log(`${service} restarted (pid ${next.pid})`);
+      await waitFor(`${service} to answer its health check after a restart`, SERVICE_READY_TIMEOUT_MS, async () => {
+        if (next.exitCode !== null || next.signalCode !== null)
+          throw new StartupError(`${service} exited during its restart`);
+        await answersHealthCheck(service)();
+      });
+    };
 
     const gatewayEnv = {
       ...common,
@@ -225,7 +272,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       DATABASE_MIGRATION_URL: gatewayDatabase.ownerUrl,
       DATABASE_RUNTIME_URL: gatewayDatabase.runtimeUrl,
     };
-    processes.spawn({
+    spawnChild({
       name: 'gateway',
       command: process.execPath,
       args: [...profilingArgs(env), join(options.rootDir, 'apps', 'gateway', 'dist', 'src', 'main.js')],
@@ -253,7 +300,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       demo,
       failed,
       stop,
-      pidOf: (name) => processes.pidOf(name),
+      pidOf: (name) => children.get(name)?.managed.child.pid,
+      restart,
     };
   } catch (error) {
     await stop();
