@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { RunningStack } from '@strongroom/cli';
 import {
+  type AppliedTransferRecord,
   createClient,
   type LedgerAccount,
   type LedgerEntry,
@@ -11,7 +12,7 @@ import {
   type Transfer,
   type TransferCommandInput,
   type TransferResult,
-  transferApplied,
+  transfersApplied,
 } from '@strongroom/contracts';
 import { BusClient, busTlsFilesFor, connectBus, serviceCredentialsOverBus } from '@strongroom/platform';
 import { readStream, type StreamEvent } from './support/event-stream';
@@ -547,38 +548,40 @@ describe('the ledger through the gateway', () => {
 
   it('publishes every applied transfer, and no refused one, to EVT_LEDGER with its category', async () => {
     expect(applied.size).toBeGreaterThan(1_000);
-    const payloadOf = (event: StreamEvent) => event.payload as PayloadOf<typeof transferApplied>;
-    const isTheExpiry = (event: StreamEvent) =>
-      payloadOf(event).type === 'expiry' && payloadOf(event).pendingId === expiredPendingId;
+    const recordsOf = (event: StreamEvent) => (event.payload as PayloadOf<typeof transfersApplied>).transfers;
+    const isTheExpiry = (record: AppliedTransferRecord) =>
+      record.type === 'expiry' && record.pendingId === expiredPendingId;
     const events = await readStream({
       natsUrl: stack.natsUrl,
       stateDir: testStack.stateDir,
       identity: 'audit',
       stream: 'EVT_LEDGER',
-      subject: transferApplied.subject,
+      subject: transfersApplied.subject,
       done: (read) => {
-        const ids = new Set(read.map((event) => payloadOf(event).transferId));
-        return [...applied.keys()].every((id) => ids.has(id)) && read.some(isTheExpiry);
+        const records = read.flatMap(recordsOf);
+        const ids = new Set(records.map((record) => record.transferId));
+        return [...applied.keys()].every((id) => ids.has(id)) && records.some(isTheExpiry);
       },
       timeoutMs: 30_000,
     });
-    // Every event satisfies its contract and is there once (Nats-Msg-Id is the outbox id).
-    const payloads = events.map((event) => transferApplied.payload.parse(event.payload));
+    // Every event satisfies its contract and is there once (Nats-Msg-Id is the outbox id); each carries one transaction's transfers.
+    const payloads = events.map((event) => transfersApplied.payload.parse(event.payload));
     expect(new Set(events.map((event) => event.eventId)).size).toBe(events.length);
-    expect(events.every((event) => event.subject === transferApplied.subject)).toBe(true);
-    const byTransfer = new Map(payloads.map((payload) => [payload.transferId, payload]));
+    expect(events.every((event) => event.subject === transfersApplied.subject)).toBe(true);
+    // This file's transfers are the demo tenant's, most in sandbox, a few by its production client.
+    expect(new Set(payloads.map((payload) => payload.tenantId))).toEqual(new Set([stack.demo.tenantId]));
+    expect(new Set(payloads.map((payload) => payload.environment))).toEqual(new Set(['sandbox', 'production']));
+    const records = payloads.flatMap((payload) => payload.transfers);
+    // Each transfer is recorded once, in one event.
+    expect(new Set(records.map((record) => record.transferId)).size).toBe(records.length);
+    const byTransfer = new Map(records.map((record) => [record.transferId, record]));
     expect([...applied.keys()].filter((id) => !byTransfer.has(id))).toEqual([]);
     const wrong = [...applied].filter(([id, expected]) => {
-      const payload = byTransfer.get(id)!;
-      return (
-        payload.tenantId !== stack.demo.tenantId ||
-        payload.type !== expected.type ||
-        payload.category !== expected.category ||
-        payload.actor !== expected.actor
-      );
+      const record = byTransfer.get(id)!;
+      return record.type !== expected.type || record.category !== expected.category || record.actor !== expected.actor;
     });
     expect(wrong).toEqual([]);
-    expect(payloadOf(events.find(isTheExpiry)!)).toMatchObject({ category: 'other', actor: 'ledger' });
+    expect(records.find(isTheExpiry)).toMatchObject({ category: 'other', actor: 'ledger' });
     expect(neverApplied.filter((id) => byTransfer.has(id))).toEqual([]);
   });
 });

@@ -140,7 +140,7 @@ describe('ledger repositories against the reference model (real Postgres)', () =
       const batches: EngineCommand[][] = [driver.expiriesOf(batch), driver.commandsOf(batch)];
       for (const commands of batches.filter((some) => some.length > 0)) {
         const attributed = commands.map((command) => ({ command, actor: 'property-test' }));
-        const results = await ledger.transfers.applyBatch(scope, attributed);
+        const { results } = await ledger.transfers.applyBatch(scope, attributed);
         const expected = applyModelBatch(model, commands, nowMs);
         expect({ commands, results }).toEqual({ commands, results: expected.results });
         await keep(expected.ledger);
@@ -191,7 +191,9 @@ describe('ledger repositories against the reference model (real Postgres)', () =
     // Both batches read "not stored yet" before either holds the accounts' locks: the second to
     // lock inserts an id the first has just committed (unique violation), and answers `exists` on its retry.
     const results = await ledger.whileAccountsLocked(scope.tenantId, 2, () =>
-      [1, 2].map(() => ledger.transfers.applyBatch(scope, [{ command: transfer, actor: 'racer' }])),
+      [1, 2].map(
+        async () => (await ledger.transfers.applyBatch(scope, [{ command: transfer, actor: 'racer' }])).results,
+      ),
     );
     expect(results.map(([result]) => result?.result).sort()).toEqual(['exists', 'ok']);
     expect((await ledger.storedBalances(scope))[to]).toEqual(tenPosted);
@@ -204,7 +206,9 @@ describe('ledger repositories against the reference model (real Postgres)', () =
     const post = () =>
       transferCommandSchema.parse({ type: 'post_pending', id: randomUUID(), pendingId: reservation.id });
     const results = await ledger.whileAccountsLocked(scope.tenantId, 2, () =>
-      [post(), post()].map((command) => ledger.transfers.applyBatch(scope, [{ command, actor: 'racer' }])),
+      [post(), post()].map(
+        async (command) => (await ledger.transfers.applyBatch(scope, [{ command, actor: 'racer' }])).results,
+      ),
     );
     expect(results.map(([result]) => result?.result).sort()).toEqual(['ok', 'pending_transfer_already_posted']);
     expect((await ledger.storedBalances(scope))[to]).toEqual(tenPosted);

@@ -25,9 +25,15 @@ export const balanceMinorSchema = z.string().regex(/^(0|[1-9][0-9]{0,18})$/);
 
 /** The minor-unit exponent of an ISO 4217 currency (USD 2, JPY 0, KWD 3, CLF 4); undefined when not ISO 4217. */
 export function currencyExponentOf(code: string): number | undefined {
-  const digits = currencyCodes.code(code)?.digits;
-  return typeof digits === 'number' ? digits : undefined;
+  return CURRENCY_EXPONENTS.get(code);
 }
+
+// currency-codes scans its list on every lookup; every posting of every transfer asks.
+const CURRENCY_EXPONENTS: ReadonlyMap<string, number> = new Map(
+  currencyCodes.data.flatMap((currency) =>
+    typeof currency.digits === 'number' ? [[currency.code, currency.digits]] : [],
+  ),
+);
 
 /** An ISO 4217 alphabetic code, upper case (the list is the ISO 4217 maintenance agency's, from currency-codes). */
 export const currencySchema = z

@@ -3,6 +3,7 @@ import { defineEvent, defineRequest } from './contract';
 import { ledgerAccountIdSchema, ledgerMetadataSchema } from './ledger-accounts';
 import { amountMinorSchema, currencySchema, minorUnitsOf } from './ledger-money';
 import { tenantIdSchema } from './tenants';
+import { environmentSchema } from './tokens';
 
 /** TigerBeetle's batch size: one call carries at most this many transfers. */
 export const TRANSFER_BATCH_MAX = 8_190;
@@ -228,21 +229,36 @@ export const findTransfersByReference = defineRequest({
   summary: 'Find the transfers carrying a reference (at most 1,000, oldest first)',
 });
 
-/** Every applied transfer, for the audit trail (seed 001: allocation, redemption, settlement events). */
-export const transferApplied = defineEvent({
+/** Transfers of one transaction per event: the outbox and JetStream carry batches, not a message per transfer. */
+export const TRANSFERS_PER_EVENT_MAX = 1_000;
+
+/** One applied transfer as the audit trail records it. */
+export const appliedTransferRecordSchema = z.object({
+  transferId: transferIdSchema,
+  type: transferTypeSchema,
+  category: transferCategorySchema,
+  reference: z.string().nullable(),
+  postings: z.array(postingSchema),
+  pendingId: transferIdSchema.nullable(),
+  reversesId: transferIdSchema.nullable(),
+  /** Who asked for it: a user, client or API key id, or `ledger` for an expiry. */
+  actor: z.string(),
+});
+export type AppliedTransferRecord = z.infer<typeof appliedTransferRecordSchema>;
+
+/**
+ * The transfers one transaction applied, for the audit trail (seed 001: allocation, redemption
+ * and settlement events): every one of them, with its category and actor, up to 1,000 per event
+ * (a larger batch writes several). One event per transfer would cost the outbox and JetStream a
+ * message each, more than the transfer itself; the audit service records each transfer.
+ */
+export const transfersApplied = defineEvent({
   subject: 'evt.ledger.v1.transfers.applied',
   payload: z.object({
     tenantId: tenantIdSchema,
-    transferId: transferIdSchema,
-    type: transferTypeSchema,
-    category: transferCategorySchema,
-    reference: z.string().nullable(),
-    postings: z.array(postingSchema),
-    pendingId: transferIdSchema.nullable(),
-    reversesId: transferIdSchema.nullable(),
-    /** Who asked for it: a user, client or API key id, or `ledger` for an expiry. */
-    actor: z.string(),
+    environment: environmentSchema,
     occurredAt: z.iso.datetime(),
+    transfers: z.array(appliedTransferRecordSchema).min(1).max(TRANSFERS_PER_EVENT_MAX),
   }),
-  summary: 'A transfer was applied to the ledger (the audit trail records it)',
+  summary: 'Transfers were applied to the ledger in one transaction (each with its category and actor)',
 });

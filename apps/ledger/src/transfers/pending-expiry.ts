@@ -86,7 +86,7 @@ export class PendingExpiry implements OnApplicationBootstrap, OnApplicationShutd
           id: expiryIdOf(row.transfer_id),
           pendingId: row.transfer_id,
         }));
-        const results = await this.transfers.applyBatch(
+        const { results } = await this.transfers.applyBatch(
           { tenantId: first.tenant_id, environment: first.environment },
           commands.map((command) => ({ command, actor: 'ledger' })),
         );

@@ -1,14 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import type { TransferResult } from '@strongroom/contracts';
+import type { Transfer, TransferResult } from '@strongroom/contracts';
 import type { LedgerScope } from '../ledger-scope';
 import { type AttributedCommand, TransfersRepository } from './transfers.repository';
 
 /** A group commit carries at most this many single transfers (the batch path's size). */
 const GROUP_SIZE_MAX = 1_000;
 
+/** A single transfer's result and, when applied now, the transfer as stored (no read back). */
+export interface SubmittedTransfer {
+  result: TransferResult;
+  transfer: Transfer | undefined;
+}
+
 interface Waiting {
   item: AttributedCommand;
-  resolve(result: TransferResult): void;
+  resolve(outcome: SubmittedTransfer): void;
   reject(error: unknown): void;
 }
 
@@ -30,14 +36,14 @@ export class TransferBatcher {
 
   constructor(private readonly transfers: TransfersRepository) {}
 
-  submit(scope: LedgerScope, item: AttributedCommand): Promise<TransferResult> {
+  submit(scope: LedgerScope, item: AttributedCommand): Promise<SubmittedTransfer> {
     const key = `${scope.tenantId}/${scope.environment}`;
     let queue = this.queues.get(key);
     if (queue === undefined) {
       queue = { scope, waiting: [], flushing: false };
       this.queues.set(key, queue);
     }
-    const promise = new Promise<TransferResult>((resolve, reject) => queue.waiting.push({ item, resolve, reject }));
+    const promise = new Promise<SubmittedTransfer>((resolve, reject) => queue.waiting.push({ item, resolve, reject }));
     if (!queue.flushing) void this.flush(key, queue);
     return promise;
   }
@@ -49,11 +55,14 @@ export class TransferBatcher {
     while (queue.waiting.length > 0) {
       const group = takeGroup(queue);
       try {
-        const results = await this.transfers.applyBatch(
+        const applied = await this.transfers.applyBatch(
           queue.scope,
           group.map((waiting) => waiting.item),
         );
-        for (const [index, waiting] of group.entries()) waiting.resolve(results[index] as TransferResult);
+        for (const [index, waiting] of group.entries()) {
+          const result = applied.results[index] as TransferResult;
+          waiting.resolve({ result, transfer: applied.appliedTransfer(result.id) });
+        }
       } catch (error) {
         // The transaction rolled back: none of the group was applied, each caller learns why.
         for (const waiting of group) waiting.reject(error);

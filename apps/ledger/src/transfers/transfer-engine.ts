@@ -46,8 +46,14 @@ interface Movement {
  * refused transfer asked for is kept. Pure: the repository loads `view` under row locks and
  * writes what this returns; `nowMs` decides which pending transfers have expired.
  */
-export function applyTransferBatch(commands: readonly EngineCommand[], view: LedgerView, nowMs: number): BatchOutcome {
-  return new BatchRun(view, nowMs).run(commands);
+export function applyTransferBatch(
+  commands: readonly EngineCommand[],
+  view: LedgerView,
+  nowMs: number,
+  /** Fingerprints by command id, when computed beforehand (outside the accounts' locks). */
+  fingerprints?: ReadonlyMap<string, string>,
+): BatchOutcome {
+  return new BatchRun(view, nowMs, fingerprints).run(commands);
 }
 
 class BatchRun {
@@ -64,6 +70,7 @@ class BatchRun {
   constructor(
     private readonly view: LedgerView,
     private readonly nowMs: number,
+    private readonly fingerprints: ReadonlyMap<string, string> | undefined,
   ) {}
 
   run(commands: readonly EngineCommand[]): BatchOutcome {
@@ -124,7 +131,7 @@ class BatchRun {
 
   /** Applies one command; undefined when it was applied or already existed. */
   private apply(command: EngineCommand): Refusal | undefined {
-    const fingerprint = fingerprintOf(command);
+    const fingerprint = this.fingerprints?.get(command.id) ?? fingerprintOf(command);
     const stored = this.view.existing.get(command.id);
     if (stored !== undefined) return stored === fingerprint ? undefined : { code: 'id_already_used' };
     switch (command.type) {

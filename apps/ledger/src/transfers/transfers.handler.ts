@@ -35,7 +35,7 @@ export class TransfersHandler {
     const scope = ledgerScopeOf(context, input.tenantId);
     assertMayReverse(input.transfers, context);
     const actor = actorOf(context);
-    const results = await this.transfers.applyBatch(
+    const { results } = await this.transfers.applyBatch(
       scope,
       input.transfers.map((command) => ({ command, actor })),
     );
@@ -46,9 +46,13 @@ export class TransfersHandler {
   async create(input: RequestOf<typeof createTransfer>, context: BusRequestContext): Promise<Transfer> {
     const scope = ledgerScopeOf(context, input.tenantId);
     assertMayReverse([input.transfer], context);
-    const result = await this.batcher.submit(scope, { command: input.transfer, actor: actorOf(context) });
+    const { result, transfer: applied } = await this.batcher.submit(scope, {
+      command: input.transfer,
+      actor: actorOf(context),
+    });
     if (result.result !== 'ok' && result.result !== 'exists') throw refusalOf(result);
-    // Applied now or before (a retry): either way the caller gets the transfer as stored.
+    if (applied !== undefined) return applied;
+    // Applied before (a retry): the caller gets the transfer as stored.
     const transfer = await this.transfers.find(scope, input.transfer.id);
     if (transfer === undefined) throw PlatformError.internal('An applied transfer could not be read back');
     return transfer;

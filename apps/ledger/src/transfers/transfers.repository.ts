@@ -1,12 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import {
   type Environment,
+  type PayloadOf,
+  TRANSFERS_PER_EVENT_MAX,
   type Transfer,
   type TransferResult,
   type TransferType,
-  transferApplied,
+  transfersApplied,
 } from '@strongroom/contracts';
-import { ENQUEUE_BATCH_ROWS_MAX, enqueueEvents, RegionalDatabases } from '@strongroom/platform';
+import { enqueueEvents, RegionalDatabases } from '@strongroom/platform';
 import type { EntityManager } from 'typeorm';
 import type { LedgerScope } from '../ledger-scope';
 import type {
@@ -19,12 +21,19 @@ import type {
   PendingOutcome,
   ReversalTarget,
 } from './ledger-state';
-import { applyTransferBatch, type BatchOutcome } from './transfer-engine';
+import { applyTransferBatch, type BatchOutcome, fingerprintOf } from './transfer-engine';
 
 /** A command and who asked for it (recorded with the transfer and in its audit event). */
 export interface AttributedCommand {
   command: EngineCommand;
   actor: string;
+}
+
+/** What a batch did: a result per command, and each transfer it applied as stored. */
+export interface AppliedBatch {
+  results: TransferResult[];
+  /** A transfer this batch applied (`ok`), as a read would return it; undefined for any other result. */
+  appliedTransfer(id: string): Transfer | undefined;
 }
 
 interface StoredLeg {
@@ -56,8 +65,9 @@ interface AccountRow {
   credits_posted: string;
   debits_pending: string;
   credits_pending: string;
-  last_entry_at: Date | null;
-  clock: Date;
+  /** Epoch milliseconds, as float8: no Date parsing per locked row. */
+  last_entry_ms: number | null;
+  clock_ms: number;
 }
 
 const RESOLUTION_OUTCOMES: Partial<Record<TransferType, PendingOutcome>> = {
@@ -90,10 +100,14 @@ function lostRace(error: unknown): boolean {
 export class TransfersRepository {
   constructor(private readonly databases: RegionalDatabases) {}
 
-  async applyBatch(scope: LedgerScope, batch: readonly AttributedCommand[]): Promise<TransferResult[]> {
+  async applyBatch(scope: LedgerScope, batch: readonly AttributedCommand[]): Promise<AppliedBatch> {
+    // Hashing needs no lock: done before the transaction, it does not lengthen the time accounts are held.
+    const fingerprints = new Map(batch.map(({ command }) => [command.id, fingerprintOf(command)]));
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await this.databases.withTenant(scope.tenantId, (manager) => applyInTransaction(manager, scope, batch));
+        return await this.databases.withTenant(scope.tenantId, (manager) =>
+          applyInTransaction(manager, scope, batch, fingerprints),
+        );
       } catch (error) {
         // Two batches raced on the same transfer: run again, and the loser sees what the winner wrote.
         if (attempt >= RACE_RETRIES_MAX || !lostRace(error)) throw error;
@@ -119,7 +133,8 @@ async function applyInTransaction(
   manager: EntityManager,
   scope: LedgerScope,
   batch: readonly AttributedCommand[],
-): Promise<TransferResult[]> {
+  fingerprints: ReadonlyMap<string, string>,
+): Promise<AppliedBatch> {
   const { tenantId } = scope;
   const commands = batch.map(({ command }) => command);
   const references = referencedTransferIds(commands);
@@ -148,14 +163,43 @@ async function applyInTransaction(
       states.set(id, state);
     }
   }
-  const clockMs = Math.max(
-    ...accounts.map((row) => Math.max(row.clock.getTime(), row.last_entry_at?.getTime() ?? 0)),
-    0,
-  );
+  let clockMs = 0;
+  for (const row of accounts) clockMs = Math.max(clockMs, row.clock_ms, row.last_entry_ms ?? 0);
   const nowMs = clockMs || (await databaseClockMs(manager));
-  const outcome = applyTransferBatch(commands, viewOf(scope, accounts, states, commands), nowMs);
+  const outcome = applyTransferBatch(commands, viewOf(scope, accounts, states, commands), nowMs, fingerprints);
   await writeOutcome(manager, scope, batch, outcome, nowMs);
-  return outcome.results;
+  return appliedBatchOf(scope, outcome, nowMs);
+}
+
+function appliedBatchOf(scope: LedgerScope, outcome: BatchOutcome, nowMs: number): AppliedBatch {
+  const at = new Date(nowMs).toISOString();
+  const resolved = new Map(outcome.resolvedPendings.map((pending) => [pending.id, pending.outcome]));
+  const reversed = new Set(outcome.reversedIds);
+  const reversals = new Map<string, string>();
+  for (const transfer of outcome.applied) if (transfer.reversesId) reversals.set(transfer.reversesId, transfer.id);
+  const applied = new Map(outcome.applied.map((transfer) => [transfer.id, transfer]));
+  return {
+    results: outcome.results,
+    appliedTransfer(id) {
+      const transfer = applied.get(id);
+      if (transfer === undefined) return undefined;
+      return {
+        tenantId: scope.tenantId,
+        id,
+        type: transfer.type,
+        category: transfer.category as Transfer['category'],
+        reference: transfer.reference,
+        metadata: transfer.metadata,
+        postings: storedLegs(transfer.legs),
+        pendingId: transfer.pendingId,
+        reversesId: transfer.reversesId,
+        pendingStatus: transfer.type === 'pending' ? (resolved.get(id) ?? 'open') : null,
+        expiresAt: transfer.expiresAtMs === null ? null : new Date(transfer.expiresAtMs).toISOString(),
+        reversedBy: reversed.has(id) ? (reversals.get(id) ?? null) : null,
+        createdAt: at,
+      };
+    },
+  };
 }
 
 /** The transfers the batch names besides its own: the pending ones it resolves, the ones it reverses. */
@@ -192,8 +236,9 @@ async function lockAccounts(manager: EntityManager, scope: LedgerScope, ids: rea
   return manager.query(
     `SELECT id, currency, closed_at IS NOT NULL AS closed,
             debits_must_not_exceed_credits, credits_must_not_exceed_debits,
-            debits_posted, credits_posted, debits_pending, credits_pending, last_entry_at,
-            date_trunc('milliseconds', clock_timestamp()) AS clock
+            debits_posted, credits_posted, debits_pending, credits_pending,
+            (extract(epoch FROM last_entry_at) * 1000)::float8 AS last_entry_ms,
+            (extract(epoch FROM date_trunc('milliseconds', clock_timestamp())) * 1000)::float8 AS clock_ms
        FROM ledger_accounts
       WHERE tenant_id = $1 AND environment = $2 AND id = ANY($3::uuid[])
       ORDER BY id
@@ -203,8 +248,10 @@ async function lockAccounts(manager: EntityManager, scope: LedgerScope, ids: rea
 }
 
 async function databaseClockMs(manager: EntityManager): Promise<number> {
-  const [row] = await manager.query("SELECT date_trunc('milliseconds', clock_timestamp()) AS clock");
-  return (row as { clock: Date }).clock.getTime();
+  const [row] = await manager.query(
+    "SELECT (extract(epoch FROM date_trunc('milliseconds', clock_timestamp())) * 1000)::float8 AS clock_ms",
+  );
+  return (row as { clock_ms: number }).clock_ms;
 }
 
 const legOf = (leg: StoredLeg): Leg => ({ ...leg, amount: BigInt(leg.amount) });
@@ -296,28 +343,21 @@ async function writeOutcome(
       resolved,
     ]);
   }
-  for (let start = 0; start < outcome.applied.length; start += ENQUEUE_BATCH_ROWS_MAX) {
-    const slice = outcome.applied.slice(start, start + ENQUEUE_BATCH_ROWS_MAX);
-    await enqueueEvents(
-      manager,
-      transferApplied,
-      slice.map((transfer) => ({
-        tenantId,
-        payload: {
-          tenantId,
-          transferId: transfer.id,
-          type: transfer.type,
-          category: transfer.category as Transfer['category'],
-          reference: transfer.reference,
-          postings: storedLegs(transfer.legs),
-          pendingId: transfer.pendingId,
-          reversesId: transfer.reversesId,
-          actor: actors.get(transfer.id) ?? 'ledger',
-          occurredAt: at,
-        },
-      })),
-    );
+  const chunks: Array<{ tenantId: string; payload: PayloadOf<typeof transfersApplied> }> = [];
+  for (let start = 0; start < outcome.applied.length; start += TRANSFERS_PER_EVENT_MAX) {
+    const transfers = outcome.applied.slice(start, start + TRANSFERS_PER_EVENT_MAX).map((transfer) => ({
+      transferId: transfer.id,
+      type: transfer.type,
+      category: transfer.category as Transfer['category'],
+      reference: transfer.reference,
+      postings: storedLegs(transfer.legs),
+      pendingId: transfer.pendingId,
+      reversesId: transfer.reversesId,
+      actor: actors.get(transfer.id) ?? 'ledger',
+    }));
+    chunks.push({ tenantId, payload: { tenantId, environment: scope.environment, occurredAt: at, transfers } });
   }
+  await enqueueEvents(manager, transfersApplied, chunks);
 }
 
 async function insertTransfers(
