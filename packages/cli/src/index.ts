@@ -1,3 +1,9 @@
+export { ledgerExportCommand, ledgerVerifyExportCommand } from './commands/ledger.commands';
+export * from './ledger/export-api';
+export * from './ledger/export-reconciliation';
+export * from './ledger/export-transfer-balances';
+export * from './ledger/export-verification';
+export * from './ledger/export-writer';
 export * from './nats/config';
 export * from './nats/nats-server-binary';
 export * from './pki/certificates';

@@ -8,6 +8,7 @@ export * from './errors';
 export * from './headers';
 export * from './health';
 export * from './ledger-accounts';
+export * from './ledger-exports';
 export * from './ledger-money';
 export * from './ledger-transfers';
 export * from './oidc';

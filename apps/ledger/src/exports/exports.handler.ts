@@ -1,0 +1,62 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Controller } from '@nestjs/common';
+import {
+  createLedgerExport,
+  listLedgerExportBalances,
+  listLedgerExportEntries,
+  type RequestOf,
+  type ResponseOf,
+} from '@strongroom/contracts';
+import { type BusRequestContext, Handles } from '@strongroom/platform';
+import { actorOf, ledgerScopeOf } from '../ledger-scope';
+import { ExportSigner } from './export-signing';
+import { ExportsRepository } from './exports.repository';
+
+/**
+ * Audit exports (seed 001): a signed manifest of the period, and the pages a client writes the
+ * files from. The manifest is recorded in the audit trail; the pages are plain reads.
+ */
+@Controller()
+export class ExportsHandler {
+  constructor(
+    private readonly exports: ExportsRepository,
+    private readonly signer: ExportSigner,
+  ) {}
+
+  @Handles(createLedgerExport)
+  async create(
+    input: RequestOf<typeof createLedgerExport>,
+    context: BusRequestContext,
+  ): Promise<ResponseOf<typeof createLedgerExport>> {
+    const scope = ledgerScopeOf(context, input.tenantId);
+    const identity = { exportId: randomUUID(), ...scope, from: input.from, to: input.to };
+    const manifest = await this.exports.manifest(scope, identity);
+    const { bytes, signature, signingKey } = await this.signer.sign(manifest);
+    await this.exports.recordCreated(scope, {
+      ...identity,
+      entries: manifest.entries,
+      manifestSha256: createHash('sha256').update(bytes).digest('hex'),
+      actor: actorOf(context),
+      occurredAt: manifest.createdAt,
+    });
+    return { manifest, signature, signingKey };
+  }
+
+  @Handles(listLedgerExportEntries)
+  entries(
+    input: RequestOf<typeof listLedgerExportEntries>,
+    context: BusRequestContext,
+  ): Promise<ResponseOf<typeof listLedgerExportEntries>> {
+    const { tenantId, from, to, ...page } = input;
+    return this.exports.entries(ledgerScopeOf(context, tenantId), { from, to }, page);
+  }
+
+  @Handles(listLedgerExportBalances)
+  balances(
+    input: RequestOf<typeof listLedgerExportBalances>,
+    context: BusRequestContext,
+  ): Promise<ResponseOf<typeof listLedgerExportBalances>> {
+    const { tenantId, from, to, ...page } = input;
+    return this.exports.balances(ledgerScopeOf(context, tenantId), { from, to }, page);
+  }
+}
