@@ -39,6 +39,8 @@ done
 create_key auth-token-signing ecdsa-p256
 # Signed audit checkpoints over the hash chain.
 create_key audit-checkpoint-signing ed25519
+# Signed ledger export manifests (seed 001: quarterly audit exports); the ledger may sign, never create.
+create_key ledger-export-signing ed25519
 
 # ---- policies and AppRoles
 policy_of() { # service
