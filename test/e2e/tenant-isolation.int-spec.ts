@@ -185,7 +185,16 @@ const ROUTE_SAMPLES: Record<string, RouteSample> = {
     namesResources: true,
     foundNothing: (reply) => (reply as { transfers: unknown[] }).transfers.length === 0,
   },
+  // A period that has ended (an export reads only settled time): the last day.
+  [`POST ${LEDGER}/exports`]: { body: () => lastDay() },
+  [`GET ${LEDGER}/exports/entries`]: { query: () => ({ ...lastDay(), limit: '10' }) },
+  [`GET ${LEDGER}/exports/balances`]: { query: () => ({ ...lastDay(), limit: '10' }) },
 };
+
+function lastDay(): { from: string; to: string } {
+  const to = Date.now() - 1_000;
+  return { from: new Date(to - 86_400_000).toISOString(), to: new Date(to).toISOString() };
+}
 
 /**
  * Tables without a tenant column, each with why it holds no tenant's data under a tenant's

@@ -31,6 +31,8 @@ export interface ApiRoute {
   input(request: FastifyRequest): unknown;
   /** Query parameters it reads (for the OpenAPI document). */
   query?: readonly string[];
+  /** How long the service may take, when longer than the gateway's BUS_TIMEOUT_MS (a period's export). */
+  timeoutMs?: number;
   /** When the body is one field of the contract's request (`{tenantId, transfer}` takes the transfer as its body). */
   bodyField?: string;
   /** The environment of the resource addressed, when it has one: a credential of the other one is refused. */

@@ -57,7 +57,11 @@ export function registerApiRoutes(fastify: FastifyInstance, options: ApiRoutesOp
             });
           const input = route.input(request);
           const forward = () =>
-            options.bus.forward(route.contract, input, { credential: caller.authorization, requestId });
+            options.bus.forward(route.contract, input, {
+              credential: caller.authorization,
+              requestId,
+              ...(route.timeoutMs !== undefined ? { timeoutMs: route.timeoutMs } : {}),
+            });
           const idempotencyKey =
             route.method === 'POST' ? idempotencyKeyOf(request.headers[IDEMPOTENCY_KEY_HEADER]) : undefined;
           if (idempotencyKey !== undefined)
@@ -67,6 +71,7 @@ export function registerApiRoutes(fastify: FastifyInstance, options: ApiRoutesOp
               caller,
               key: idempotencyKey,
               status: route.status ?? 200,
+              ...(route.timeoutMs !== undefined ? { timeoutMs: route.timeoutMs } : {}),
               forward,
             });
           const result = await forward();

@@ -1,6 +1,7 @@
 import {
   closeLedgerAccount,
   createLedgerAccount,
+  createLedgerExport,
   createTransfer,
   createTransfers,
   findTransfersByReference,
@@ -9,12 +10,16 @@ import {
   getTransfer,
   listLedgerAccounts,
   listLedgerEntries,
+  listLedgerExportBalances,
+  listLedgerExportEntries,
 } from '@strongroom/contracts';
 import type { FastifyRequest } from 'fastify';
 import type { ApiRoute } from './api-route-table';
 import { bodyObject, numberIn, params, queryObject } from './route-input';
 
 const LEDGER = '/v1/tenants/:tenantId/ledger';
+/** The bus's ceiling (BusClient caps a call at 30 s). */
+const EXPORT_TIMEOUT_MS = 30_000;
 
 const accountOf = (request: FastifyRequest) => ({
   tenantId: params(request).tenantId,
@@ -106,5 +111,27 @@ export const LEDGER_ROUTES: readonly ApiRoute[] = [
     contract: findTransfersByReference,
     query: ['reference'],
     input: (request) => ({ tenantId: params(request).tenantId, ...presentQuery(request, ['reference']) }),
+  },
+  {
+    method: 'POST',
+    url: `${LEDGER}/exports`,
+    contract: createLedgerExport,
+    // Reads a whole period in one snapshot: seconds for millions of entries.
+    timeoutMs: EXPORT_TIMEOUT_MS,
+    input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
+  },
+  {
+    method: 'GET',
+    url: `${LEDGER}/exports/entries`,
+    contract: listLedgerExportEntries,
+    query: ['from', 'to', 'limit', 'cursor'],
+    input: (request) => ({ tenantId: params(request).tenantId, ...pageOf(request, ['from', 'to', 'cursor']) }),
+  },
+  {
+    method: 'GET',
+    url: `${LEDGER}/exports/balances`,
+    contract: listLedgerExportBalances,
+    query: ['from', 'to', 'limit', 'cursor'],
+    input: (request) => ({ tenantId: params(request).tenantId, ...pageOf(request, ['from', 'to', 'cursor']) }),
   },
 ];

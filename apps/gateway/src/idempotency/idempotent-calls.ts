@@ -25,6 +25,8 @@ export interface IdempotentCall {
   key: string;
   /** The route's success status. */
   status: number;
+  /** The route's own bus timeout, when longer than the gateway's: the key is held at least that long. */
+  timeoutMs?: number;
   /** Forwards the request to its service (run at most once per key). */
   forward: () => Promise<unknown>;
 }
@@ -60,14 +62,13 @@ export class IdempotentCalls {
     const scope = idempotencyScopeOf(call.caller, call.key);
     const keyHash = keyHashOf(scope);
     const fingerprint = requestFingerprintOf(request.method, request.url, rawBodyOf(request));
-    const reservation = await this.records
-      .reserve(scope.tenantId, keyHash, fingerprint, this.leaseMs)
-      .catch((error) => {
-        // Without the record we cannot promise "at most once": refuse rather than risk a second run.
-        this.logger.error({ err: error }, 'idempotency store unavailable');
-        void reply.header('retry-after', '1');
-        throw PlatformError.unavailable('Requests with an Idempotency-Key cannot be accepted right now; retry later');
-      });
+    const leaseMs = Math.max(this.leaseMs, (call.timeoutMs ?? 0) + LEASE_MARGIN_MS);
+    const reservation = await this.records.reserve(scope.tenantId, keyHash, fingerprint, leaseMs).catch((error) => {
+      // Without the record we cannot promise "at most once": refuse rather than risk a second run.
+      this.logger.error({ err: error }, 'idempotency store unavailable');
+      void reply.header('retry-after', '1');
+      throw PlatformError.unavailable('Requests with an Idempotency-Key cannot be accepted right now; retry later');
+    });
     switch (reservation.kind) {
       case 'completed':
         return sendStored(reply, openResponse(scope, reservation.sealed), requestId, true);
