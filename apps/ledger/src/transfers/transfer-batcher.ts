@@ -5,6 +5,12 @@ import { type AttributedCommand, TransfersRepository } from './transfers.reposit
 
 /** A group commit carries at most this many single transfers (the batch path's size). */
 const GROUP_SIZE_MAX = 1_000;
+/**
+ * Groups of one ledger written at once. One would leave Postgres idle while the ledger waits
+ * for each commit (the commit's WAL flush is most of a small transaction); a few keep it busy
+ * and stay well inside the connection pool (10).
+ */
+const FLUSHERS_PER_LEDGER_MAX = 4;
 
 /** A single transfer's result and, when applied now, the transfer as stored (no read back). */
 export interface SubmittedTransfer {
@@ -21,14 +27,14 @@ interface Waiting {
 interface ScopeQueue {
   scope: LedgerScope;
   waiting: Waiting[];
-  flushing: boolean;
+  flushers: number;
 }
 
 /**
  * Group commit for single transfers (TigerBeetle's batching, applied on the server): transfers
- * of one ledger that arrive while its previous group is being written are applied together in
- * the next transaction, each with its own result, none linked to another. Under load a
- * transaction carries many transfers instead of one; idle, a transfer waits for nothing.
+ * of one ledger that arrive while its groups are being written are applied together in the
+ * next transaction, each with its own result, none linked to another. Under load a transaction
+ * carries many transfers instead of one; idle, a transfer waits for nothing.
  */
 @Injectable()
 export class TransferBatcher {
@@ -40,16 +46,16 @@ export class TransferBatcher {
     const key = `${scope.tenantId}/${scope.environment}`;
     let queue = this.queues.get(key);
     if (queue === undefined) {
-      queue = { scope, waiting: [], flushing: false };
+      queue = { scope, waiting: [], flushers: 0 };
       this.queues.set(key, queue);
     }
     const promise = new Promise<SubmittedTransfer>((resolve, reject) => queue.waiting.push({ item, resolve, reject }));
-    if (!queue.flushing) void this.flush(key, queue);
+    if (queue.flushers < FLUSHERS_PER_LEDGER_MAX) void this.flush(key, queue);
     return promise;
   }
 
   private async flush(key: string, queue: ScopeQueue): Promise<void> {
-    queue.flushing = true;
+    queue.flushers += 1;
     // Transfers submitted in the same turn of the event loop join the first group.
     await Promise.resolve();
     while (queue.waiting.length > 0) {
@@ -68,8 +74,8 @@ export class TransferBatcher {
         for (const waiting of group) waiting.reject(error);
       }
     }
-    queue.flushing = false;
-    this.queues.delete(key);
+    queue.flushers -= 1;
+    if (queue.flushers === 0) this.queues.delete(key);
   }
 }
 

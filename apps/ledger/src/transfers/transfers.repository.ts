@@ -11,16 +11,8 @@ import {
 import { enqueueEvents, RegionalDatabases } from '@strongroom/platform';
 import type { EntityManager } from 'typeorm';
 import type { LedgerScope } from '../ledger-scope';
-import type {
-  AccountState,
-  AppliedTransfer,
-  EngineCommand,
-  LedgerView,
-  Leg,
-  OpenPending,
-  PendingOutcome,
-  ReversalTarget,
-} from './ledger-state';
+import { batchWriteOf, type StoredLeg, storedLegs } from './batch-writes';
+import type { AccountState, EngineCommand, LedgerView, Leg, PendingOutcome, ReversalTarget } from './ledger-state';
 import { applyTransferBatch, type BatchOutcome, fingerprintOf } from './transfer-engine';
 
 /** A command and who asked for it (recorded with the transfer and in its audit event). */
@@ -34,13 +26,6 @@ export interface AppliedBatch {
   results: TransferResult[];
   /** A transfer this batch applied (`ok`), as a read would return it; undefined for any other result. */
   appliedTransfer(id: string): Transfer | undefined;
-}
-
-interface StoredLeg {
-  accountId: string;
-  direction: 'debit' | 'credit';
-  amount: string;
-  currency: string;
 }
 
 interface TransferStateRow {
@@ -313,14 +298,6 @@ function accountStateOf(row: AccountRow): AccountState {
   };
 }
 
-const storedLegs = (legs: readonly Leg[]): StoredLeg[] =>
-  legs.map((leg) => ({
-    accountId: leg.accountId,
-    direction: leg.direction,
-    amount: leg.amount.toString(),
-    currency: leg.currency,
-  }));
-
 async function writeOutcome(
   manager: EntityManager,
   scope: LedgerScope,
@@ -332,17 +309,11 @@ async function writeOutcome(
   const { tenantId } = scope;
   const at = new Date(nowMs).toISOString();
   const actors = new Map(batch.map(({ command, actor }) => [command.id, actor]));
-  await insertTransfers(manager, scope, outcome.applied, actors, at);
-  await insertEntries(manager, tenantId, outcome.applied, at);
-  await updateBalances(manager, tenantId, outcome.changedAccounts, at);
-  await openPendings(manager, scope, outcome.openedPendings);
-  const resolved = outcome.resolvedPendings.map((pending) => pending.id);
-  if (resolved.length > 0) {
-    await manager.query('DELETE FROM ledger_open_pendings WHERE tenant_id = $1 AND transfer_id = ANY($2::uuid[])', [
-      tenantId,
-      resolved,
-    ]);
-  }
+  const write = batchWriteOf(
+    { tenantId, environment: scope.environment, at, actorOf: (id) => actors.get(id) ?? 'ledger' },
+    outcome,
+  );
+  await manager.query(write.sql, write.parameters);
   const chunks: Array<{ tenantId: string; payload: PayloadOf<typeof transfersApplied> }> = [];
   for (let start = 0; start < outcome.applied.length; start += TRANSFERS_PER_EVENT_MAX) {
     const transfers = outcome.applied.slice(start, start + TRANSFERS_PER_EVENT_MAX).map((transfer) => ({
@@ -358,121 +329,6 @@ async function writeOutcome(
     chunks.push({ tenantId, payload: { tenantId, environment: scope.environment, occurredAt: at, transfers } });
   }
   await enqueueEvents(manager, transfersApplied, chunks);
-}
-
-async function insertTransfers(
-  manager: EntityManager,
-  scope: LedgerScope,
-  applied: readonly AppliedTransfer[],
-  actors: ReadonlyMap<string, string>,
-  at: string,
-): Promise<void> {
-  await manager.query(
-    `INSERT INTO ledger_transfers
-       (tenant_id, environment, id, type, category, reference, metadata, legs, pending_id, reverses_id,
-        timeout_seconds, expires_at, fingerprint, actor, created_at)
-     SELECT $1, $15, id, type, category, reference, metadata, legs, pending_id, reverses_id,
-            timeout_seconds, expires_at, decode(fingerprint, 'hex'), actor, $2
-       FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::uuid[], $10::uuid[],
-                   $11::integer[], $12::timestamptz[], $13::text[], $14::text[])
-         AS t (id, type, category, reference, metadata, legs, pending_id, reverses_id,
-               timeout_seconds, expires_at, fingerprint, actor)`,
-    [
-      scope.tenantId,
-      at,
-      applied.map((t) => t.id),
-      applied.map((t) => t.type),
-      applied.map((t) => t.category),
-      applied.map((t) => t.reference),
-      applied.map((t) => JSON.stringify(t.metadata)),
-      applied.map((t) => JSON.stringify(storedLegs(t.legs))),
-      applied.map((t) => t.pendingId),
-      applied.map((t) => t.reversesId),
-      applied.map((t) => t.timeoutSeconds),
-      applied.map((t) => (t.expiresAtMs === null ? null : new Date(t.expiresAtMs).toISOString())),
-      applied.map((t) => t.fingerprint),
-      applied.map((t) => actors.get(t.id) ?? 'ledger'),
-      scope.environment,
-    ],
-  );
-}
-
-async function insertEntries(
-  manager: EntityManager,
-  tenantId: string,
-  applied: readonly AppliedTransfer[],
-  at: string,
-): Promise<void> {
-  const entries = applied.flatMap((transfer) =>
-    transfer.entries.map((entry) => ({ transferId: transfer.id, ...entry })),
-  );
-  const column = <T>(pick: (entry: (typeof entries)[number]) => T) => entries.map(pick);
-  await manager.query(
-    `INSERT INTO ledger_entries
-       (tenant_id, transfer_id, account_id, direction, posted_amount, pending_change,
-        debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after, created_at)
-     SELECT $1, transfer_id, account_id, direction, posted_amount, pending_change, dpa, cpa, dpe, cpe, $2
-       FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
-                   $10::bigint[], $11::bigint[])
-         WITH ORDINALITY AS e (transfer_id, account_id, direction, posted_amount, pending_change, dpa, cpa, dpe, cpe, n)
-      ORDER BY n`,
-    [
-      tenantId,
-      at,
-      column((e) => e.transferId),
-      column((e) => e.accountId),
-      column((e) => e.direction),
-      column((e) => e.postedAmount.toString()),
-      column((e) => e.pendingChange.toString()),
-      column((e) => e.debitsPostedAfter.toString()),
-      column((e) => e.creditsPostedAfter.toString()),
-      column((e) => e.debitsPendingAfter.toString()),
-      column((e) => e.creditsPendingAfter.toString()),
-    ],
-  );
-}
-
-async function updateBalances(
-  manager: EntityManager,
-  tenantId: string,
-  accounts: readonly AccountState[],
-  at: string,
-): Promise<void> {
-  if (accounts.length === 0) return;
-  await manager.query(
-    `UPDATE ledger_accounts a
-        SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dpe, credits_pending = v.cpe,
-            last_entry_at = $2
-       FROM unnest($3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) AS v (id, dp, cp, dpe, cpe)
-      WHERE a.tenant_id = $1 AND a.id = v.id`,
-    [
-      tenantId,
-      at,
-      accounts.map((a) => a.id),
-      accounts.map((a) => a.debitsPosted.toString()),
-      accounts.map((a) => a.creditsPosted.toString()),
-      accounts.map((a) => a.debitsPending.toString()),
-      accounts.map((a) => a.creditsPending.toString()),
-    ],
-  );
-}
-
-async function openPendings(
-  manager: EntityManager,
-  scope: LedgerScope,
-  pendings: readonly OpenPending[],
-): Promise<void> {
-  if (pendings.length === 0) return;
-  await manager.query(
-    `INSERT INTO ledger_open_pendings (tenant_id, environment, transfer_id, expires_at)
-     SELECT $1, $4, id, expires_at FROM unnest($2::uuid[], $3::timestamptz[]) AS p (id, expires_at)`,
-    [
-      scope.tenantId,
-      pendings.map((p) => p.id),
-      pendings.map((p) => (p.expiresAtMs === null ? null : new Date(p.expiresAtMs).toISOString())),
-      scope.environment,
-    ],
-  );
 }
 
 interface TransferRow {
