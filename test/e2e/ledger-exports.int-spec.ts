@@ -4,13 +4,21 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { ledgerExportApiOverBus, type RunningStack, writeLedgerExport } from '@strongroom/cli';
+import {
+  ledgerExportApiOverBus,
+  ledgerExportApiOverGateway,
+  type RunningStack,
+  writeLedgerExport,
+} from '@strongroom/cli';
 import {
   canonicalJson,
   createLedgerAccount,
   createTransfer,
   createTransfers,
+  LEDGER_EXPORT_DIGESTED_FILES,
+  LEDGER_EXPORT_FILES,
   type LedgerAccountType,
+  type LedgerExportManifest,
   ledgerExportCreated,
   type PayloadOf,
   type RequestContract,
@@ -19,6 +27,7 @@ import {
   type TransferCommandInput,
 } from '@strongroom/contracts';
 import type { BusClient } from '@strongroom/platform';
+import { freePort } from '@strongroom/testing';
 import type { NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { readStream } from './support/event-stream';
@@ -27,10 +36,10 @@ import { clientCredentialsToken, startTestStack, type TestStack } from './test-s
 const CLI = resolve(__dirname, '../../packages/cli/dist/main.js');
 const run = promisify(execFile);
 
-/** `strongroom <args>` as an auditor runs it (the built CLI): its exit code and what it printed. */
-async function strongroom(...args: string[]): Promise<{ code: number; output: string }> {
+/** `strongroom <args>` as an auditor runs it (the built CLI, with `env` added to ours): its exit code and what it printed. */
+async function strongroom(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; output: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
     return { code: 0, output: stdout + stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
@@ -56,24 +65,30 @@ describe('ledger audit exports', () => {
   const call = <C extends RequestContract>(contract: C, input: RequestInputOf<C>): Promise<ResponseOf<C>> =>
     bus.request(contract, input, { credential });
   const suffix = randomUUID().slice(0, 8);
-  const open = async (code: string, type: LedgerAccountType) =>
+  const open = async (code: string, type: LedgerAccountType, currency = 'USD') =>
     (
       await call(createLedgerAccount, {
         tenantId: stack.demo.tenantId,
         code: `${code}-${suffix}`,
         name: code,
-        currency: 'USD',
+        currency,
         type,
       })
     ).id;
   const transfer = (command: TransferCommandInput) =>
     call(createTransfer, { tenantId: stack.demo.tenantId, transfer: command });
-  const move = (debit: string, credit: string, amount: string, id = randomUUID()): TransferCommandInput => ({
+  const move = (
+    debit: string,
+    credit: string,
+    amount: string,
+    id = randomUUID(),
+    currency = 'USD',
+  ): TransferCommandInput => ({
     type: 'immediate',
     id,
     postings: [
-      { accountId: debit, direction: 'debit', amount, currency: 'USD' },
-      { accountId: credit, direction: 'credit', amount, currency: 'USD' },
+      { accountId: debit, direction: 'debit', amount, currency },
+      { accountId: credit, direction: 'credit', amount, currency },
     ],
   });
 
@@ -106,6 +121,114 @@ describe('ledger audit exports', () => {
     await testStack?.dispose();
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 60_000);
+
+  it('exports a period through the gateway with `strongroom ledger export`, byte for byte the export assembled over the bus', async () => {
+    const tenantId = stack.demo.tenantId;
+    // Its own accounts, in EUR: the USD trial balance of the other period stays its own.
+    const cash = await open('1100-cash-eur', 'asset', 'EUR');
+    const wallets = await open('2100-wallets-eur', 'liability', 'EUR');
+    const fees = await open('4100-fees-eur', 'income', 'EUR');
+    await transfer(move(cash, wallets, '50000', randomUUID(), 'EUR'));
+    const from = await boundary();
+    // More entries than a page holds (1,000): the CLI's pages cross accounts through the gateway's cursors.
+    await call(createTransfers, {
+      tenantId,
+      transfers: Array.from({ length: 600 }, (_, index) =>
+        index % 100 === 0
+          ? move(wallets, fees, '5', randomUUID(), 'EUR')
+          : move(cash, wallets, '3', randomUUID(), 'EUR'),
+      ),
+    });
+    await transfer(move(wallets, fees, '15', randomUUID(), 'EUR'));
+    const to = await boundary();
+    await transfer(move(cash, wallets, '1', randomUUID(), 'EUR'));
+
+    const accessToken = await clientCredentialsToken(stack.gatewayUrl, stack.demo);
+    const throughGateway = join(dir, 'through-gateway');
+    const exported = await strongroom(
+      ['ledger', 'export', '--tenant', tenantId, '--from', from, '--to', to, '--out', throughGateway],
+      { STRONGROOM_ACCESS_TOKEN: accessToken, STRONGROOM_GATEWAY_URL: stack.gatewayUrl },
+    );
+    expect(exported).toMatchObject({ code: 0 });
+    expect(exported.output).toMatch(new RegExp(`of ${from} to ${to} written to ${throughGateway}: 1202 entries`));
+    const verified = await strongroom(['ledger', 'verify-export', '--dir', throughGateway]);
+    expect(verified).toMatchObject({ code: 0 });
+    expect(verified.output).toMatch(/verified: 1202 entries/);
+    expect(verified.output).toMatch(
+      /EUR: closing debits EUR 518\.27 = credits EUR 518\.27; period debits EUR 18\.27 = credits EUR 18\.27/,
+    );
+
+    // The same period assembled over the bus, and through the gateway in pages of 97 rows.
+    const overBus = join(dir, 'over-bus');
+    await writeLedgerExport({ api: ledgerExportApiOverBus(bus, credential), tenantId, from, to, outDir: overBus });
+    const paged = join(dir, 'through-gateway-paged');
+    const gateway = ledgerExportApiOverGateway({ gatewayUrl: stack.gatewayUrl, accessToken });
+    await writeLedgerExport({ api: gateway, tenantId, from, to, outDir: paged, pageLimit: 97 });
+    const manifestOf = async (exportDir: string) =>
+      JSON.parse(await readFile(join(exportDir, 'manifest.json'), 'utf8')) as LedgerExportManifest;
+    const viaBus = await manifestOf(overBus);
+    const viaGateway = await manifestOf(throughGateway);
+    const viaPages = await manifestOf(paged);
+    // Each export is its own (id, time of creation); what it says of the period is the same.
+    const period = ({ exportId: _id, createdAt: _at, ...rest }: LedgerExportManifest) => rest;
+    expect(period(viaGateway)).toEqual(period(viaBus));
+    expect(period(viaPages)).toEqual(period(viaBus));
+    expect(viaGateway.from).toBe(from);
+    for (const name of [...LEDGER_EXPORT_DIGESTED_FILES, LEDGER_EXPORT_FILES.publicKey]) {
+      const expected = await readFile(join(overBus, name));
+      expect((await readFile(join(throughGateway, name))).equals(expected)).toBe(true);
+      expect((await readFile(join(paged, name))).equals(expected)).toBe(true);
+    }
+  });
+
+  it('refuses a period that has not ended as a 400 problem through the gateway; the CLI says what was wrong', async () => {
+    const tenantId = stack.demo.tenantId;
+    const accessToken = await clientCredentialsToken(stack.gatewayUrl, stack.demo);
+    const from = new Date(Date.now() - 86_400_000).toISOString();
+    const to = new Date(Date.now() + 3_600_000).toISOString();
+    const exportsUrl = `${stack.gatewayUrl}/v1/tenants/${tenantId}/ledger/exports`;
+    const headers = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' };
+    const answers = [
+      await fetch(exportsUrl, { method: 'POST', headers, body: JSON.stringify({ from, to }) }),
+      await fetch(`${exportsUrl}/entries?${new URLSearchParams({ from, to })}`, { headers }),
+      await fetch(`${exportsUrl}/balances?${new URLSearchParams({ from, to, limit: '10' })}`, { headers }),
+    ];
+    for (const answer of answers) {
+      expect(answer.status).toBe(400);
+      expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await answer.json()).toMatchObject({
+        status: 400,
+        code: 'VALIDATION',
+        detail: 'The period has not ended yet: `to` is in the future',
+        to,
+      });
+    }
+
+    const exportTo = (args: string[], gatewayUrl = stack.gatewayUrl) =>
+      strongroom(
+        ['ledger', 'export', '--tenant', tenantId, ...args, '--out', join(dir, 'refused'), '--gateway', gatewayUrl],
+        {
+          STRONGROOM_ACCESS_TOKEN: accessToken,
+        },
+      );
+    const notEnded = await exportTo(['--from', from, '--to', to]);
+    expect(notEnded.code).toBe(1);
+    expect(notEnded.output).toMatch(/\[EXPORT_REFUSED\] .*answered 400 VALIDATION: The period has not ended yet/);
+    // The CLI says which bound is wrong, as the problem's issues name it.
+    const dateOnly = await exportTo(['--from', '2025-01-01T00:00:00Z', '--to', '2025-04-01']);
+    expect(dateOnly.code).toBe(1);
+    expect(dateOnly.output).toMatch(
+      /answered 400 VALIDATION: Invalid ledger.v1.exports.create request \(to: Invalid ISO datetime\)/,
+    );
+    const reversed = await exportTo(['--from', '2025-04-01T00:00:00Z', '--to', '2025-01-01T00:00:00Z']);
+    expect(reversed.output).toMatch(/\(to: `to` must be later than `from`\)/);
+    const noGateway = `http://127.0.0.1:${await freePort()}`;
+    const unreachable = await exportTo(['--from', '2025-01-01T00:00:00Z', '--to', '2025-04-01T00:00:00Z'], noGateway);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.output).toMatch(
+      new RegExp(`\\[EXPORT_UNREACHABLE\\] could not reach the gateway at ${noGateway} \\(ECONNREFUSED\\)`),
+    );
+  });
 
   it('exports a period that verifies, then catches a superuser edit and a forged signature', async () => {
     const tenantId = stack.demo.tenantId;
@@ -157,7 +280,7 @@ describe('ledger audit exports', () => {
       periodCredits: String(2500 + 700 + 200 + 700),
       closingDebitsPosted: String(100000 + 2500 + 700 + 200 + 700),
     });
-    const verified = await strongroom('ledger', 'verify-export', '--dir', good);
+    const verified = await strongroom(['ledger', 'verify-export', '--dir', good]);
     expect(verified).toMatchObject({ code: 0 });
     expect(verified.output).toMatch(/verified: 10 entries/);
     expect(verified.output).toMatch(/USD: closing debits USD 1041\.00 = credits USD 1041\.00/);
@@ -192,7 +315,7 @@ describe('ledger audit exports', () => {
     await superuser.query('COMMIT');
     const tampered = join(dir, 'after-edit');
     await writeLedgerExport({ api, tenantId, from, to, outDir: tampered });
-    const caught = await strongroom('ledger', 'verify-export', '--dir', tampered);
+    const caught = await strongroom(['ledger', 'verify-export', '--dir', tampered]);
     expect(caught.code).toBe(1);
     expect(caught.output).toMatch(/FAILED verification/);
     expect(caught.output).toMatch(
@@ -208,7 +331,7 @@ describe('ledger audit exports', () => {
     const bytes = Buffer.from(payload, 'base64');
     bytes[5] = (bytes[5] as number) ^ 0x40;
     await writeFile(join(forged, 'manifest.sig'), `${prefix}:${version}:${bytes.toString('base64')}\n`);
-    const refused = await strongroom('ledger', 'verify-export', '--dir', forged);
+    const refused = await strongroom(['ledger', 'verify-export', '--dir', forged]);
     expect(refused.code).toBe(1);
     expect(refused.output).toMatch(/manifest.sig is not a valid signature of manifest.json/);
 
@@ -218,14 +341,14 @@ describe('ledger audit exports', () => {
     const raw = forger.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
     const shipped = JSON.parse(await readFile(join(good, 'public-key.json'), 'utf8'));
     await writeFile(join(forged, 'public-key.json'), canonicalJson({ ...shipped, publicKey: raw }));
-    const pinned = await strongroom(
+    const pinned = await strongroom([
       'ledger',
       'verify-export',
       '--dir',
       forged,
       '--public-key',
       join(good, 'public-key.json'),
-    );
+    ]);
     expect(pinned.code).toBe(1);
     expect(pinned.output).toMatch(/not a valid signature of manifest.json by any of the trusted keys/);
   });

@@ -17,7 +17,12 @@ export interface LedgerExportApi {
   entries(input: RequestInputOf<typeof listLedgerExportEntries>): Promise<ResponseOf<typeof listLedgerExportEntries>>;
 }
 
-export type LedgerExportErrorCode = 'EXPORT_REFUSED' | 'EXPORT_CHANGED' | 'EXPORT_EXISTS' | 'EXPORT_UNREADABLE';
+export type LedgerExportErrorCode =
+  | 'EXPORT_REFUSED'
+  | 'EXPORT_UNREACHABLE'
+  | 'EXPORT_CHANGED'
+  | 'EXPORT_EXISTS'
+  | 'EXPORT_UNREADABLE';
 
 /** What went wrong while exporting, with a code `strongroom` prints ([EXPORT_CHANGED] …). */
 export class LedgerExportError extends Error {
@@ -40,6 +45,40 @@ export function ledgerExportApiOverBus(bus: BusClient, credential: string): Ledg
     balances: (input) => bus.request(listLedgerExportBalances, input, { credential }),
     entries: (input) => bus.request(listLedgerExportEntries, input, { credential }),
   };
+}
+
+/**
+ * The gateway answers within its own bus timeout (30 s for a manifest, less for a page); a call
+ * unanswered for twice that is a gateway not answering, not a slow export.
+ */
+const GATEWAY_CALL_TIMEOUT_MS = 60_000;
+/** Validation issues quoted in an error; the problem carries up to 20. */
+const ISSUES_QUOTED_MAX = 5;
+
+/** What an RFC 9457 problem of the gateway says, with the fields of a VALIDATION problem that name what was wrong. */
+interface GatewayProblem {
+  code?: string;
+  detail?: string;
+  issues?: Array<{ path?: string; message?: string }>;
+}
+
+/** `400 VALIDATION: Invalid … request (to: Invalid ISO datetime)`: the status, the code, the detail and the issues. */
+function describeProblem(status: number, statusText: string, problem: GatewayProblem): string {
+  const issues = Array.isArray(problem.issues) ? problem.issues : [];
+  const quoted = issues.slice(0, ISSUES_QUOTED_MAX).map((issue) => `${issue.path}: ${issue.message}`);
+  if (issues.length > ISSUES_QUOTED_MAX) quoted.push(`${issues.length - ISSUES_QUOTED_MAX} more`);
+  const code = problem.code === undefined ? '' : ` ${problem.code}`;
+  return `${status}${code}: ${problem.detail ?? statusText}${quoted.length > 0 ? ` (${quoted.join('; ')})` : ''}`;
+}
+
+/** Why a request got no answer: refused connection, unknown host, or no answer in time. */
+function unreachable(base: string, error: unknown): LedgerExportError {
+  const cause = error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
+  const reason =
+    error instanceof Error && error.name === 'TimeoutError'
+      ? `no answer within ${GATEWAY_CALL_TIMEOUT_MS / 1000} s`
+      : (cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error)));
+  return new LedgerExportError('EXPORT_UNREACHABLE', `could not reach the gateway at ${base} (${reason})`);
 }
 
 export interface GatewayExportApiOptions {
@@ -67,13 +106,16 @@ export function ledgerExportApiOverGateway(options: GatewayExportApiOptions): Le
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
       },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(GATEWAY_CALL_TIMEOUT_MS),
+    }).catch((error: unknown) => {
+      throw unreachable(base, error);
     });
     const payload: unknown = await response.json().catch(() => undefined);
     if (!response.ok) {
-      const problem = (payload ?? {}) as { code?: string; detail?: string };
+      const problem = (typeof payload === 'object' && payload !== null ? payload : {}) as GatewayProblem;
       throw new LedgerExportError(
         'EXPORT_REFUSED',
-        `${method} ${path} answered ${response.status} ${problem.code ?? ''}: ${problem.detail ?? response.statusText}`,
+        `${method} ${path} answered ${describeProblem(response.status, response.statusText, problem)}`,
       );
     }
     const parsed = contract.response.safeParse(payload);
