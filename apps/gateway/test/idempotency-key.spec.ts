@@ -107,4 +107,16 @@ describe('what a failed forward does to its key', () => {
       expect(settlementOfFailure(error)).toBe('keep');
     }
   });
+
+  it('frees it when the request was never sent: larger than the bus carries', () => {
+    expect(settlementOfFailure(new PlatformError('PAYLOAD_TOO_LARGE', 'too large'))).toBe('release');
+  });
+
+  it('frees it after a timeout only on a route whose service applies a repeat once (ledger transfers)', () => {
+    const timeout = PlatformError.timeout('ledger.v1.transfers.create did not answer within 5000 ms');
+    expect(settlementOfFailure(timeout, { retrySafe: true })).toBe('release');
+    expect(settlementOfFailure(timeout, { retrySafe: false })).toBe('keep');
+    // A decided answer stays decided, retry-safe or not.
+    expect(settlementOfFailure(PlatformError.conflict('insufficient funds'), { retrySafe: true })).toBe('keep');
+  });
 });

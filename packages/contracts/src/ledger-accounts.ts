@@ -10,13 +10,40 @@ export const LEDGER_PAGE_LIMIT_DEFAULT = 100;
 export const LEDGER_METADATA_KEYS_MAX = 32;
 export const LEDGER_METADATA_VALUE_LENGTH_MAX = 512;
 
-export const ledgerAccountIdSchema = z.uuid();
+/** Lower-cased on receipt: Postgres answers uuids in lower case, and ids are compared as strings. */
+/**
+ * An instant a client names (as of, from, to): ISO 8601 with an offset, in years 0001–9999 once
+ * in UTC (what Postgres timestamptz and toISOString() both hold; year 0000 or +10000 would fail
+ * the query instead of the request).
+ */
+export const ledgerInstantSchema = z.iso.datetime({ offset: true }).refine((value) => {
+  const year = new Date(value).getUTCFullYear();
+  return year >= 1 && year <= 9_999;
+}, 'an instant must fall in the years 0001–9999 (UTC)');
+
+/** An entry's seq as a cursor: a positive Postgres bigint. */
+export const entrySeqSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,18}$/)
+  .refine((value) => BigInt(value) <= 9_223_372_036_854_775_807n, 'a cursor is at most 9223372036854775807');
+
+export const ledgerAccountIdSchema = z.uuid().toLowerCase();
+
+/**
+ * Text Postgres can store: no NUL character (text and jsonb refuse it) and no lone surrogate
+ * (not valid UTF-8). Refused here as a validation error instead of failing the statement.
+ */
+export function storableText(value: string): boolean {
+  return !value.includes('\u0000') && !LONE_SURROGATE.test(value);
+}
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const STORABLE_TEXT_MESSAGE = 'text must not contain NUL characters or lone surrogates';
 
 /** Free-form labels (loan id, programme, branch): string values, bounded in count and length. */
 export const ledgerMetadataSchema = z
   .record(
     z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'a metadata key is 1–64 letters, digits, _ . : or -'),
-    z.string().max(LEDGER_METADATA_VALUE_LENGTH_MAX),
+    z.string().max(LEDGER_METADATA_VALUE_LENGTH_MAX).refine(storableText, STORABLE_TEXT_MESSAGE),
   )
   .refine((metadata) => Object.keys(metadata).length <= LEDGER_METADATA_KEYS_MAX, {
     message: `at most ${LEDGER_METADATA_KEYS_MAX} metadata keys`,
@@ -82,9 +109,9 @@ export const createLedgerAccount = defineRequest({
       tenantId: tenantIdSchema,
       /** Chosen by the client (retry-safe: the same account again returns it; different fields → CONFLICT). */
       id: ledgerAccountIdSchema.optional(),
-      /** The tenant's own account code (chart of accounts), unique per tenant. */
+      /** The tenant's own account code (chart of accounts), unique per tenant and environment. */
       code: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'a code is 1–64 letters, digits, _ . : or -'),
-      name: z.string().trim().min(1).max(200),
+      name: z.string().trim().min(1).max(200).refine(storableText, STORABLE_TEXT_MESSAGE),
       currency: currencySchema,
       type: ledgerAccountTypeSchema,
       flags: ledgerAccountFlagsSchema.default({ debitsMustNotExceedCredits: false, creditsMustNotExceedDebits: false }),
@@ -148,7 +175,7 @@ export const getLedgerBalance = defineRequest({
       tenantId: tenantIdSchema,
       accountId: ledgerAccountIdSchema,
       /** A past instant; absent: now. */
-      asOf: z.iso.datetime({ offset: true }).optional(),
+      asOf: ledgerInstantSchema.optional(),
     })
     .strict(),
   response: ledgerBalanceSchema,

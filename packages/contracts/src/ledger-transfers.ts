@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineEvent, defineRequest } from './contract';
-import { ledgerAccountIdSchema, ledgerMetadataSchema } from './ledger-accounts';
+import { ledgerAccountIdSchema, ledgerMetadataSchema, storableText } from './ledger-accounts';
 import { amountMinorSchema, currencySchema, minorUnitsOf } from './ledger-money';
 import { tenantIdSchema } from './tenants';
 import { environmentSchema } from './tokens';
@@ -13,7 +13,8 @@ export const POSTINGS_PER_TRANSFER_MAX = 16;
 export const PENDING_TIMEOUT_SECONDS_MAX = 30 * 86_400;
 export const TRANSFER_REFERENCE_LENGTH_MAX = 128;
 
-export const transferIdSchema = z.uuid();
+/** Lower-cased on receipt, like account ids: a retry in another letter case is the same transfer. */
+export const transferIdSchema = z.uuid().toLowerCase();
 export const postingDirectionSchema = z.enum(['debit', 'credit']);
 
 export const postingSchema = z
@@ -49,7 +50,12 @@ const commonFields = {
   id: transferIdSchema,
   category: transferCategorySchema.default('other'),
   /** The client's own reference (loan id, voucher id); transfers can be looked up by it. */
-  reference: z.string().min(1).max(TRANSFER_REFERENCE_LENGTH_MAX).optional(),
+  reference: z
+    .string()
+    .min(1)
+    .max(TRANSFER_REFERENCE_LENGTH_MAX)
+    .refine(storableText, 'no NUL or lone surrogate')
+    .optional(),
   metadata: ledgerMetadataSchema.default({}),
   /** Chains this transfer to the next one of the batch: a chain succeeds or fails as a whole. */
   linked: z.boolean().default(false),
@@ -222,7 +228,10 @@ export const getTransfer = defineRequest({
 export const findTransfersByReference = defineRequest({
   subject: 'ledger.v1.transfers.find',
   request: z
-    .object({ tenantId: tenantIdSchema, reference: z.string().min(1).max(TRANSFER_REFERENCE_LENGTH_MAX) })
+    .object({
+      tenantId: tenantIdSchema,
+      reference: z.string().min(1).max(TRANSFER_REFERENCE_LENGTH_MAX).refine(storableText, 'no NUL or lone surrogate'),
+    })
     .strict(),
   response: z.object({ transfers: z.array(transferSchema) }),
   permission: 'ledger.transfers.read',

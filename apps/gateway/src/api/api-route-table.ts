@@ -33,6 +33,11 @@ export interface ApiRoute {
   query?: readonly string[];
   /** How long the service may take, when longer than the gateway's BUS_TIMEOUT_MS (a period's export). */
   timeoutMs?: number;
+  /**
+   * The service applies a repeated request once (the ledger's client-chosen transfer ids): an
+   * Idempotency-Key whose request timed out is freed, so the client's retry gets the real outcome.
+   */
+  retrySafe?: boolean;
   /** When the body is one field of the contract's request (`{tenantId, transfer}` takes the transfer as its body). */
   bodyField?: string;
   /** The environment of the resource addressed, when it has one: a credential of the other one is refused. */

@@ -72,6 +72,7 @@ export function registerApiRoutes(fastify: FastifyInstance, options: ApiRoutesOp
               key: idempotencyKey,
               status: route.status ?? 200,
               ...(route.timeoutMs !== undefined ? { timeoutMs: route.timeoutMs } : {}),
+              ...(route.retrySafe === true ? { retrySafe: true } : {}),
               forward,
             });
           const result = await forward();

@@ -89,6 +89,7 @@ export const LEDGER_ROUTES: readonly ApiRoute[] = [
     url: `${LEDGER}/transfers`,
     contract: createTransfer,
     status: 201,
+    retrySafe: true,
     bodyField: 'transfer',
     input: (request) => ({ tenantId: params(request).tenantId, transfer: request.body }),
   },
@@ -97,6 +98,7 @@ export const LEDGER_ROUTES: readonly ApiRoute[] = [
     method: 'POST',
     url: `${LEDGER}/transfer-batches`,
     contract: createTransfers,
+    retrySafe: true,
     input: (request) => ({ ...bodyObject(request), tenantId: params(request).tenantId }),
   },
   {

@@ -95,8 +95,12 @@ function digest(purpose: string, scope: IdempotencyScope): Buffer {
  * - `keep`: a service answered (a 4xx is its decision on this body) or may have run it (TIMEOUT,
  *   a dropped connection, a 5xx after it started): the answer is stored and replayed, never re-run.
  */
-export function settlementOfFailure(error: unknown): 'release' | 'keep' {
+export function settlementOfFailure(error: unknown, options: { retrySafe?: boolean } = {}): 'release' | 'keep' {
   if (!isPlatformError(error)) return 'keep';
+  // Never sent: larger than the bus carries.
+  if (error.code === 'PAYLOAD_TOO_LARGE') return 'release';
+  // Outcome unknown, but running the request again cannot apply it twice (the ledger's transfer ids).
+  if (error.code === 'TIMEOUT' && options.retrySafe === true) return 'release';
   // BusClient's NATS "no responders": the request reached no subscriber at all.
   if (error.code === 'UNAVAILABLE' && error.details?.reason === NO_RESPONDERS_REASON) return 'release';
   // A refusal to try now, not an answer about this request.

@@ -27,6 +27,8 @@ export interface IdempotentCall {
   status: number;
   /** The route's own bus timeout, when longer than the gateway's: the key is held at least that long. */
   timeoutMs?: number;
+  /** The service dedupes the request itself: after a timeout the key is freed, and a retry runs it again safely. */
+  retrySafe?: boolean;
   /** Forwards the request to its service (run at most once per key). */
   forward: () => Promise<unknown>;
 }
@@ -104,7 +106,7 @@ export class IdempotentCalls {
       const result = await call.forward();
       response = { status: call.status, body: result === undefined ? '' : JSON.stringify(result) };
     } catch (error) {
-      if (settlementOfFailure(error) === 'release') {
+      if (settlementOfFailure(error, { retrySafe: call.retrySafe === true }) === 'release') {
         await this.records.release(scope.tenantId, keyHash).catch((releaseError) => {
           // The key stays reserved until its lease ends, then answers "outcome unknown": safe, only less helpful.
           this.logger.warn({ err: releaseError }, 'could not release an idempotency key');

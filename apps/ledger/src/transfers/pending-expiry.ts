@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Environment } from '@strongroom/contracts';
-import { RegionalDatabases, SERVICE_RESOURCES, type ServiceResources } from '@strongroom/platform';
+import { type Region, RegionalDatabases, SERVICE_RESOURCES, type ServiceResources } from '@strongroom/platform';
 import type { ExpiryCommand } from './ledger-state';
 import { TransfersRepository } from './transfers.repository';
 
@@ -13,18 +13,6 @@ interface DueRow {
   tenant_id: string;
   environment: Environment;
   transfer_id: string;
-}
-
-/**
- * The id of the expiry of a pending transfer, derived from it (a UUIDv8 of SHA-256): two
- * replicas expiring the same transfer write the same id, so it is expired once.
- */
-export function expiryIdOf(pendingId: string): string {
-  const bytes = createHash('sha256').update(`ledger-expiry:${pendingId}`).digest().subarray(0, 16);
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x80;
-  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /**
@@ -66,31 +54,53 @@ export class PendingExpiry implements OnApplicationBootstrap, OnApplicationShutd
     this.timer.unref();
   }
 
-  /** Expires what is due now; resolves to the number of pending transfers expired. */
+  /**
+   * Expires what is due now; resolves to the number of pending transfers expired. A ledger or a
+   * region that fails is logged and skipped, never a reason to leave the others' reservations held.
+   */
   async sweep(): Promise<number> {
     let expired = 0;
     for (const region of ['default' as const, ...this.databases.regions]) {
-      const due: DueRow[] = await this.databases.dataSourceOf(region).query(
-        `SELECT tenant_id, environment, transfer_id FROM ledger_open_pendings
-            WHERE expires_at <= now() ORDER BY expires_at LIMIT ${SWEEP_ROWS_MAX}`,
-      );
-      const byLedger = new Map<string, DueRow[]>();
-      for (const row of due) {
-        const key = `${row.tenant_id}/${row.environment}`;
-        byLedger.set(key, [...(byLedger.get(key) ?? []), row]);
+      try {
+        expired += await this.sweepRegion(region);
+      } catch (error) {
+        this.resources.logger.warn({ err: error, region }, 'pending transfer expiry failed in a region');
       }
-      for (const rows of byLedger.values()) {
-        const first = rows[0] as DueRow;
-        const commands: ExpiryCommand[] = rows.map((row) => ({
-          type: 'expiry',
-          id: expiryIdOf(row.transfer_id),
-          pendingId: row.transfer_id,
-        }));
+    }
+    return expired;
+  }
+
+  private async sweepRegion(region: Region): Promise<number> {
+    const due: DueRow[] = await this.databases.dataSourceOf(region).query(
+      `SELECT tenant_id, environment, transfer_id FROM ledger_open_pendings
+        WHERE expires_at <= now() ORDER BY expires_at LIMIT ${SWEEP_ROWS_MAX}`,
+    );
+    const byLedger = new Map<string, DueRow[]>();
+    for (const row of due) {
+      const key = `${row.tenant_id}/${row.environment}`;
+      byLedger.set(key, [...(byLedger.get(key) ?? []), row]);
+    }
+    let expired = 0;
+    for (const rows of byLedger.values()) {
+      const first = rows[0] as DueRow;
+      // A fresh id: the account locks and ledger_transfers_resolve_once already expire a pending
+      // transfer once; an id derived from it could be taken first by a client and block the expiry.
+      const commands: ExpiryCommand[] = rows.map((row) => ({
+        type: 'expiry',
+        id: randomUUID(),
+        pendingId: row.transfer_id,
+      }));
+      try {
         const { results } = await this.transfers.applyBatch(
           { tenantId: first.tenant_id, environment: first.environment },
           commands.map((command) => ({ command, actor: 'ledger' })),
         );
         expired += results.filter((result) => result.result === 'ok').length;
+      } catch (error) {
+        this.resources.logger.warn(
+          { err: error, tenantId: first.tenant_id },
+          'pending transfer expiry failed for a ledger',
+        );
       }
     }
     return expired;

@@ -1,10 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { Transfer, TransferResult } from '@strongroom/contracts';
+import { PlatformError } from '@strongroom/platform';
 import type { LedgerScope } from '../ledger-scope';
 import { type AttributedCommand, TransfersRepository } from './transfers.repository';
 
-/** A group commit carries at most this many single transfers (the batch path's size). */
+/** A group commit carries at most this many single transfers (one audit event's worth). */
 const GROUP_SIZE_MAX = 1_000;
+/** Single transfers of one ledger waiting for a group; beyond, callers are told to retry. */
+const WAITING_PER_LEDGER_MAX = 8 * GROUP_SIZE_MAX;
 /**
  * Groups of one ledger written at once. Measured on 2 cores (bench ledger.single_transfers):
  * one at a time gives the largest groups and the most transfers a second (1,468/s against
@@ -49,6 +52,14 @@ export class TransferBatcher {
       queue = { scope, waiting: [], flushers: 0 };
       this.queues.set(key, queue);
     }
+    if (queue.waiting.length >= WAITING_PER_LEDGER_MAX) {
+      // STYLE: a limit on every queue. Nothing was applied; the caller may retry the same id.
+      return Promise.reject(
+        PlatformError.unavailable('The ledger is busy; retry the transfer (same id) shortly', {
+          reason: 'LEDGER_BUSY',
+        }),
+      );
+    }
     const promise = new Promise<SubmittedTransfer>((resolve, reject) => queue.waiting.push({ item, resolve, reject }));
     if (queue.flushers < FLUSHERS_PER_LEDGER_MAX) void this.flush(key, queue);
     return promise;
@@ -61,21 +72,27 @@ export class TransferBatcher {
     while (queue.waiting.length > 0) {
       const group = takeGroup(queue);
       try {
-        const applied = await this.transfers.applyBatch(
-          queue.scope,
-          group.map((waiting) => waiting.item),
-        );
-        for (const [index, waiting] of group.entries()) {
-          const result = applied.results[index] as TransferResult;
-          waiting.resolve({ result, transfer: applied.appliedTransfer(result.id) });
-        }
+        await this.apply(queue.scope, group);
       } catch (error) {
-        // The transaction rolled back: none of the group was applied, each caller learns why.
-        for (const waiting of group) waiting.reject(error);
+        // The transaction rolled back, nothing of the group was applied. One caller's transfer
+        // must not fail its neighbours': each runs again alone and learns its own outcome.
+        if (group.length === 1 || error instanceof PlatformError) for (const waiting of group) waiting.reject(error);
+        else for (const waiting of group) await this.apply(queue.scope, [waiting]).catch(waiting.reject);
       }
     }
     queue.flushers -= 1;
     if (queue.flushers === 0) this.queues.delete(key);
+  }
+
+  private async apply(scope: LedgerScope, group: readonly Waiting[]): Promise<void> {
+    const applied = await this.transfers.applyBatch(
+      scope,
+      group.map((waiting) => waiting.item),
+    );
+    for (const [index, waiting] of group.entries()) {
+      const result = applied.results[index] as TransferResult;
+      waiting.resolve({ result, transfer: applied.appliedTransfer(result.id) });
+    }
   }
 }
 

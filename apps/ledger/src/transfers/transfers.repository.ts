@@ -8,7 +8,7 @@ import {
   type TransferType,
   transfersApplied,
 } from '@strongroom/contracts';
-import { enqueueEvents, RegionalDatabases } from '@strongroom/platform';
+import { enqueueEvents, PlatformError, RegionalDatabases } from '@strongroom/platform';
 import type { EntityManager } from 'typeorm';
 import type { LedgerScope } from '../ledger-scope';
 import { batchWriteOf, type StoredLeg, storedLegs } from './batch-writes';
@@ -78,8 +78,7 @@ function lostRace(error: unknown): boolean {
  * The ledger's write path. One batch is one transaction in the tenant's region's database:
  * read what the batch names, lock its accounts (in id order, so two batches never deadlock),
  * re-read the pending and reversal state under those locks, run the pure engine, then write
- * every row with one statement per table (unnest arrays: the Postgres floor, not a round trip
- * per transfer).
+ * every row in one statement (batch-writes.ts: unnest arrays, not a round trip per transfer).
  */
 @Injectable()
 export class TransfersRepository {
@@ -95,7 +94,12 @@ export class TransfersRepository {
         );
       } catch (error) {
         // Two batches raced on the same transfer: run again, and the loser sees what the winner wrote.
-        if (attempt >= RACE_RETRIES_MAX || !lostRace(error)) throw error;
+        if (!lostRace(error)) throw error;
+        if (attempt >= RACE_RETRIES_MAX) {
+          throw PlatformError.unavailable('Concurrent requests kept racing for the same transfers; retry', {
+            reason: 'CONTENDED',
+          });
+        }
       }
     }
   }

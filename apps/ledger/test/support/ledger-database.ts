@@ -134,6 +134,15 @@ export class LedgerTestDatabase {
     return Number(rows[0]?.count);
   }
 
+  /** The ids of the expiries written so far, by the pending transfer each expired (the sweep draws them at random). */
+  async expiryIdsByPending(tenantId: string): Promise<Map<string, string>> {
+    const { rows } = await this.superuser.query<{ id: string; pending_id: string }>(
+      "SELECT id, pending_id FROM ledger_transfers WHERE tenant_id = $1 AND type = 'expiry'",
+      [tenantId],
+    );
+    return new Map(rows.map((row) => [row.pending_id, row.id]));
+  }
+
   /** Starts `race` while the tenant's accounts are locked, and releases them once `waiters` transactions wait for them. */
   async whileAccountsLocked<T>(tenantId: string, waiters: number, race: () => Array<Promise<T>>): Promise<T[]> {
     await this.superuser.query('BEGIN');

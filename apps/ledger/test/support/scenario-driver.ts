@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   AMOUNT_MINOR_MAX,
   type Posting,
@@ -5,7 +6,6 @@ import {
   type TransferCommandInput,
   transferCommandSchema,
 } from '@strongroom/contracts';
-import { expiryIdOf } from '../../src/transfers/pending-expiry';
 import type { ModelAccount, ModelExpiry, Side } from './ledger-model';
 import {
   type BatchSpec,
@@ -31,8 +31,11 @@ export function numberedIds(): () => string {
   };
 }
 
+/** An expiry with an id derived from its pending transfer, so the model and the ledger see the same command (the service draws a random one). */
 export function expiryOf(pendingId: string): ModelExpiry {
-  return { type: 'expiry', id: expiryIdOf(pendingId), pendingId };
+  const hex = createHash('sha256').update(`expiry:${pendingId}`).digest('hex');
+  const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return { type: 'expiry', id, pendingId };
 }
 
 /** Turns a scenario's specs into accounts and commands, remembering what it sent. */

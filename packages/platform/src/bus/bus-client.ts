@@ -118,6 +118,12 @@ function transportErrorOf(subject: string, timeoutMs: number, error: unknown): P
     if (error.code === NatsErrorCode.Timeout) {
       return PlatformError.timeout(`${subject} did not answer within ${timeoutMs} ms`, { subject, timeoutMs });
     }
+    if (error.code === NatsErrorCode.MaxPayloadExceeded) {
+      // Refused by the client before sending (the server's max_payload): nothing ran.
+      return new PlatformError('PAYLOAD_TOO_LARGE', `The request to ${subject} is larger than the bus carries`, {
+        subject,
+      });
+    }
     if (error.code === NatsErrorCode.PermissionsViolation) {
       return PlatformError.forbidden(`This service identity may not call ${subject}`, { subject });
     }
