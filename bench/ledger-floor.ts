@@ -3,6 +3,9 @@ import { TRANSFERS_PER_EVENT_MAX, transfersApplied } from '@strongroom/contracts
 import { createTestDatabase, type TestDatabase } from '@strongroom/testing';
 import { Pool, type PoolClient } from 'pg';
 import { migrations as ledgerMigrations } from '../apps/ledger/migrations';
+import { batchWriteOf } from '../apps/ledger/src/transfers/batch-writes';
+import type { AccountState, AppliedTransfer } from '../apps/ledger/src/transfers/ledger-state';
+import type { BatchOutcome } from '../apps/ledger/src/transfers/transfer-engine';
 import type { BenchTransfer } from './ledger-transfers';
 
 interface Balances {
@@ -29,7 +32,8 @@ const ACTOR = 'bench-floor';
  * migrated with the ledger's migrations (same tables, indexes, checks, row-level security, runtime
  * role), so no outbox relay publishes its rows and the service's tables are not grown by it.
  * Per batch, one transaction: tenant context, look for existing ids, lock the accounts in id
- * order, insert transfers and entries (unnest), update balances (unnest), insert outbox rows.
+ * order, write transfers, entries and balances with the service's own statement (batch-writes.ts:
+ * data-modifying CTEs over unnest arrays), insert the outbox row(s).
  */
 export class PostgresLedgerFloor {
   readonly tenantId = randomUUID();
@@ -89,9 +93,12 @@ export class PostgresLedgerFloor {
       );
       const at = (locked.rows[0]?.clock ?? new Date()).toISOString();
       const entries = entriesOf(transfers, balances);
-      await this.insertTransfers(client, transfers, at);
-      await this.insertEntries(client, entries, at);
-      await this.updateBalances(client, balances, at);
+      // The very statement the service sends (batch-writes.ts), built from what the floor computed.
+      const write = batchWriteOf(
+        { tenantId: this.tenantId, environment: ENVIRONMENT, at, actorOf: () => ACTOR },
+        floorOutcomeOf(transfers, entries, balances),
+      );
+      await client.query(write.sql, write.parameters);
       await this.insertOutboxRows(client, transfers, at);
     });
   }
@@ -116,69 +123,6 @@ export class PostgresLedgerFloor {
     }
   }
 
-  private async insertTransfers(client: PoolClient, transfers: readonly BenchTransfer[], at: string): Promise<void> {
-    await client.query(
-      `INSERT INTO ledger_transfers
-         (tenant_id, environment, id, type, category, reference, metadata, legs, pending_id, reverses_id,
-          timeout_seconds, expires_at, fingerprint, actor, created_at)
-       SELECT $1, $2, id, 'immediate', 'other', NULL, '{}'::jsonb, legs, NULL, NULL, NULL, NULL,
-              decode(fingerprint, 'hex'), $3, $4
-         FROM unnest($5::uuid[], $6::jsonb[], $7::text[]) AS t (id, legs, fingerprint)`,
-      [
-        this.tenantId,
-        ENVIRONMENT,
-        ACTOR,
-        at,
-        transfers.map((transfer) => transfer.id),
-        transfers.map((transfer) => JSON.stringify(postingsOf(transfer))),
-        transfers.map((transfer) =>
-          createHash('sha256')
-            .update(JSON.stringify(postingsOf(transfer)))
-            .digest('hex'),
-        ),
-      ],
-    );
-  }
-
-  private async insertEntries(client: PoolClient, entries: readonly EntryRow[], at: string): Promise<void> {
-    await client.query(
-      `INSERT INTO ledger_entries
-         (tenant_id, transfer_id, account_id, direction, posted_amount, pending_change,
-          debits_posted_after, credits_posted_after, debits_pending_after, credits_pending_after, created_at)
-       SELECT $1, transfer_id, account_id, direction, amount, 0, dpa, cpa, 0, 0, $2
-         FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
-           WITH ORDINALITY AS e (transfer_id, account_id, direction, amount, dpa, cpa, n)
-        ORDER BY n`,
-      [
-        this.tenantId,
-        at,
-        entries.map((entry) => entry.transferId),
-        entries.map((entry) => entry.accountId),
-        entries.map((entry) => entry.direction),
-        entries.map((entry) => entry.amount.toString()),
-        entries.map((entry) => entry.debitsAfter.toString()),
-        entries.map((entry) => entry.creditsAfter.toString()),
-      ],
-    );
-  }
-
-  private async updateBalances(client: PoolClient, balances: ReadonlyMap<string, Balances>, at: string): Promise<void> {
-    const changed = [...balances];
-    await client.query(
-      `UPDATE ledger_accounts a
-          SET debits_posted = v.dp, credits_posted = v.cp, last_entry_at = $2
-         FROM unnest($3::uuid[], $4::bigint[], $5::bigint[]) AS v (id, dp, cp)
-        WHERE a.tenant_id = $1 AND a.id = v.id`,
-      [
-        this.tenantId,
-        at,
-        changed.map(([id]) => id),
-        changed.map(([, b]) => b.debitsPosted.toString()),
-        changed.map(([, b]) => b.creditsPosted.toString()),
-      ],
-    );
-  }
-
   /** The ledger's events, written as the service writes them: one outbox row per 1,000 transfers. */
   private async insertOutboxRows(client: PoolClient, transfers: readonly BenchTransfer[], at: string): Promise<void> {
     const rows: unknown[] = [];
@@ -189,7 +133,7 @@ export class PostgresLedgerFloor {
         transfersApplied.subject,
         JSON.stringify({
           tenantId: this.tenantId,
-          environment: 'sandbox',
+          environment: ENVIRONMENT,
           occurredAt: at,
           transfers: chunk.map((transfer) => ({
             transferId: transfer.id,
@@ -250,4 +194,52 @@ function entriesOf(transfers: readonly BenchTransfer[], balances: Map<string, Ba
     }
   }
   return entries;
+}
+
+/** What the engine would have returned for these transfers: the rows batchWriteOf writes. */
+function floorOutcomeOf(
+  transfers: readonly BenchTransfer[],
+  entries: readonly EntryRow[],
+  balances: ReadonlyMap<string, Balances>,
+): BatchOutcome {
+  const entriesOf = new Map<string, EntryRow[]>();
+  for (const entry of entries) entriesOf.set(entry.transferId, [...(entriesOf.get(entry.transferId) ?? []), entry]);
+  const applied: AppliedTransfer[] = transfers.map((transfer) => ({
+    id: transfer.id,
+    type: 'immediate',
+    category: 'other',
+    reference: null,
+    metadata: {},
+    legs: [
+      { accountId: transfer.debitAccountId, direction: 'debit', amount: transfer.amountMinor, currency: CURRENCY },
+      { accountId: transfer.creditAccountId, direction: 'credit', amount: transfer.amountMinor, currency: CURRENCY },
+    ],
+    pendingId: null,
+    reversesId: null,
+    timeoutSeconds: null,
+    expiresAtMs: null,
+    fingerprint: createHash('sha256').update(transfer.id).digest('hex'),
+    entries: (entriesOf.get(transfer.id) ?? []).map((entry) => ({
+      accountId: entry.accountId,
+      direction: entry.direction,
+      postedAmount: entry.amount,
+      pendingChange: 0n,
+      debitsPostedAfter: entry.debitsAfter,
+      creditsPostedAfter: entry.creditsAfter,
+      debitsPendingAfter: 0n,
+      creditsPendingAfter: 0n,
+    })),
+  }));
+  const changedAccounts: AccountState[] = [...balances].map(([id, balance]) => ({
+    id,
+    currency: CURRENCY,
+    closed: false,
+    debitsMustNotExceedCredits: false,
+    creditsMustNotExceedDebits: false,
+    debitsPosted: balance.debitsPosted,
+    creditsPosted: balance.creditsPosted,
+    debitsPending: 0n,
+    creditsPending: 0n,
+  }));
+  return { results: [], applied, changedAccounts, openedPendings: [], resolvedPendings: [], reversedIds: [] };
 }

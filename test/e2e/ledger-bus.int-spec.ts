@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { RunningStack } from '@strongroom/cli';
 import {
   createLedgerAccount,
@@ -9,24 +8,20 @@ import {
   getLedgerBalance,
   getTransfer,
   listLedgerEntries,
-  type RequestContract,
   type RequestInputOf,
-  type ResponseOf,
+  type TransferCommandInput,
 } from '@strongroom/contracts';
-import type { BusClient } from '@strongroom/platform';
-import type { NatsConnection } from 'nats';
-import { clientCredentialsToken, startTestStack, type TestStack } from './test-stack';
+import { moving } from './support/ledger-api';
+import { type BusCall, type LedgerBus, ledgerBusOf } from './support/ledger-bus';
+import { startTestStack, type TestStack } from './test-stack';
 
 /** The ledger on the real bus, as the gateway calls it: the demo client's token, the real service and Postgres. */
 describe('ledger over the bus', () => {
   let testStack: TestStack;
   let stack: RunningStack;
-  let connection: NatsConnection;
-  let bus: BusClient;
-  let credential: string;
+  let ledger: LedgerBus;
 
-  const call = <C extends RequestContract>(contract: C, input: RequestInputOf<C>): Promise<ResponseOf<C>> =>
-    bus.request(contract, input, { credential });
+  const call: BusCall = (contract, input) => ledger.call(contract, input);
   const openAccount = (code: string, extra: Partial<RequestInputOf<typeof createLedgerAccount>> = {}) =>
     call(createLedgerAccount, {
       tenantId: stack.demo.tenantId,
@@ -40,18 +35,11 @@ describe('ledger over the bus', () => {
   beforeAll(async () => {
     testStack = await startTestStack();
     stack = testStack.stack;
-    credential = `Bearer ${await clientCredentialsToken(stack.gatewayUrl, stack.demo)}`;
-    const { BusClient, busTlsFilesFor, connectBus } = await import('@strongroom/platform');
-    connection = await connectBus({
-      servers: stack.natsUrl,
-      tls: busTlsFilesFor(join(testStack.stateDir, 'pki'), 'gateway'),
-      name: 'ledger-test',
-    });
-    bus = new BusClient(connection, { defaultTimeoutMs: 10_000 });
+    ledger = await ledgerBusOf(testStack, { name: 'ledger-test', timeoutMs: 10_000 });
   }, 120_000);
 
   afterAll(async () => {
-    await connection?.close();
+    await ledger?.close();
     await testStack?.dispose();
   }, 60_000);
 
@@ -63,52 +51,22 @@ describe('ledger over the bus', () => {
       flags: { debitsMustNotExceedCredits: true },
     });
     const transferId = randomUUID();
-    const transfer = await call(createTransfer, {
-      tenantId,
-      transfer: {
-        type: 'immediate',
-        id: transferId,
-        category: 'allocation',
-        postings: [
-          { accountId: cash.id, direction: 'debit', amount: '1050', currency: 'USD' },
-          { accountId: wallet.id, direction: 'credit', amount: '1050', currency: 'USD' },
-        ],
-      },
-    });
+    const allocation: TransferCommandInput = {
+      type: 'immediate',
+      id: transferId,
+      category: 'allocation',
+      postings: moving(cash, wallet, '1050'),
+    };
+    const transfer = await call(createTransfer, { tenantId, transfer: allocation });
     expect(transfer).toMatchObject({ id: transferId, type: 'immediate', category: 'allocation' });
-    const again = await call(createTransfer, {
-      tenantId,
-      transfer: {
-        type: 'immediate',
-        id: transferId,
-        category: 'allocation',
-        postings: [
-          { accountId: cash.id, direction: 'debit', amount: '1050', currency: 'USD' },
-          { accountId: wallet.id, direction: 'credit', amount: '1050', currency: 'USD' },
-        ],
-      },
-    });
+    // The same command again (a retry): the transfer already made, not a second one.
+    const again = await call(createTransfer, { tenantId, transfer: allocation });
     expect(again).toEqual(transfer);
     const batch = await call(createTransfers, {
       tenantId,
       transfers: [
-        {
-          type: 'immediate',
-          id: randomUUID(),
-          postings: [
-            { accountId: wallet.id, direction: 'debit', amount: '2000', currency: 'USD' },
-            { accountId: cash.id, direction: 'credit', amount: '2000', currency: 'USD' },
-          ],
-        },
-        {
-          type: 'pending',
-          id: randomUUID(),
-          timeoutSeconds: 60,
-          postings: [
-            { accountId: wallet.id, direction: 'debit', amount: '50', currency: 'USD' },
-            { accountId: cash.id, direction: 'credit', amount: '50', currency: 'USD' },
-          ],
-        },
+        { type: 'immediate', id: randomUUID(), postings: moving(wallet, cash, '2000') },
+        { type: 'pending', id: randomUUID(), timeoutSeconds: 60, postings: moving(wallet, cash, '50') },
       ],
     });
     expect(batch.results.map((result) => result.result)).toEqual(['insufficient_funds', 'ok']);

@@ -1,23 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { RunningStack } from '@strongroom/cli';
 import {
   createLedgerAccount,
   createTransfer,
   createTransfers,
-  getLedgerAccount,
-  type LedgerBalances,
   type Posting,
-  type RequestContract,
-  type RequestInputOf,
-  type ResponseOf,
   type TransferCommandInput,
   type TransferResultCode,
 } from '@strongroom/contracts';
-import { type BusClient, PlatformError } from '@strongroom/platform';
-import type { NatsConnection } from 'nats';
-import { Client } from 'pg';
-import { clientCredentialsToken, startTestStack, type TestStack } from './test-stack';
+import { PlatformError } from '@strongroom/platform';
+import {
+  applyPostings,
+  type Balances,
+  expectBalancesAnswered,
+  expectConsistentBooks,
+  readStoredLedger,
+  zeroBalances,
+} from './support/ledger-books';
+import { type BusCall, type LedgerBus, ledgerBusOf } from './support/ledger-bus';
+import { startTestStack, type TestStack } from './test-stack';
 
 const CLIENTS = 48;
 const OPERATIONS_PER_CLIENT = 10;
@@ -36,9 +37,6 @@ const EXPECTED_REFUSALS = new Set<TransferResultCode>([
   'pending_transfer_already_voided',
 ]);
 
-type Balances = Record<keyof LedgerBalances, bigint>;
-type Side = 'Posted' | 'Pending';
-
 /** What the books must hold: every transfer acknowledged `ok`, applied once, and nothing else. */
 class ExpectedBooks {
   readonly balances = new Map<string, Balances>();
@@ -50,31 +48,23 @@ class ExpectedBooks {
   readonly resolutionsOf = new Map<string, number>();
 
   constructor(accountIds: readonly string[]) {
-    for (const id of accountIds)
-      this.balances.set(id, { debitsPosted: 0n, creditsPosted: 0n, debitsPending: 0n, creditsPending: 0n });
+    for (const id of accountIds) this.balances.set(id, zeroBalances());
   }
 
   /** Applies an acknowledged transfer as the ledger must have. */
   applyOk(command: TransferCommandInput): void {
     this.okIds.add(command.id);
-    if (command.type === 'immediate') this.move(command.postings, 'Posted', 1n);
+    if (command.type === 'immediate') applyPostings(this.balances, command.postings, 'Posted');
     if (command.type === 'pending') {
-      this.move(command.postings, 'Pending', 1n);
+      applyPostings(this.balances, command.postings, 'Pending');
       this.pendings.push({ id: command.id, postings: command.postings });
     }
     if (command.type === 'post_pending' || command.type === 'void_pending') {
       const pending = this.pendings.find((candidate) => candidate.id === command.pendingId);
       if (pending === undefined) throw new Error(`resolved an unknown pending transfer ${command.pendingId}`);
       this.resolutionsOf.set(pending.id, (this.resolutionsOf.get(pending.id) ?? 0) + 1);
-      this.move(pending.postings, 'Pending', -1n);
-      if (command.type === 'post_pending') this.move(command.postings ?? pending.postings, 'Posted', 1n);
-    }
-  }
-
-  private move(postings: readonly Posting[], side: Side, sign: bigint): void {
-    for (const posting of postings) {
-      const balances = this.balances.get(posting.accountId) as Balances;
-      balances[`${posting.direction}s${side}`] += sign * BigInt(posting.amount);
+      applyPostings(this.balances, pending.postings, 'Pending', -1n);
+      if (command.type === 'post_pending') applyPostings(this.balances, command.postings ?? pending.postings, 'Posted');
     }
   }
 }
@@ -83,40 +73,24 @@ class ExpectedBooks {
 describe('ledger under concurrent clients', () => {
   let testStack: TestStack;
   let stack: RunningStack;
-  let connections: NatsConnection[];
-  let buses: BusClient[];
-  let credential: string;
-
-  const callOn = <C extends RequestContract>(bus: BusClient, contract: C, input: RequestInputOf<C>) =>
-    bus.request(contract, input, { credential }) as Promise<ResponseOf<C>>;
+  let ledger: LedgerBus;
 
   beforeAll(async () => {
     testStack = await startTestStack();
     stack = testStack.stack;
-    credential = `Bearer ${await clientCredentialsToken(stack.gatewayUrl, stack.demo)}`;
-    const { BusClient, busTlsFilesFor, connectBus } = await import('@strongroom/platform');
-    connections = await Promise.all(
-      Array.from({ length: CONNECTIONS }, (_, index) =>
-        connectBus({
-          servers: stack.natsUrl,
-          tls: busTlsFilesFor(join(testStack.stateDir, 'pki'), 'gateway'),
-          name: `ledger-concurrency-${index}`,
-        }),
-      ),
-    );
-    buses = connections.map((connection) => new BusClient(connection, { defaultTimeoutMs: 20_000 }));
+    ledger = await ledgerBusOf(testStack, { name: 'ledger-concurrency', timeoutMs: 20_000, connections: CONNECTIONS });
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all((connections ?? []).map((connection) => connection.close()));
+    await ledger?.close();
     await testStack?.dispose();
   }, 60_000);
 
   it('keeps every balance exact: the sum of what was acknowledged, each entry checkable against the one before', async () => {
     const tenantId = stack.demo.tenantId;
-    const [bus] = buses as [BusClient];
+    const { call } = ledger;
     const openAccount = (code: string, type: 'asset' | 'liability' | 'income', limited = false) =>
-      callOn(bus, createLedgerAccount, {
+      call(createLedgerAccount, {
         tenantId,
         code: `${code}-${randomUUID().slice(0, 8)}`,
         name: code,
@@ -144,7 +118,7 @@ describe('ledger under concurrent clients', () => {
     });
 
     async function runClient(index: number): Promise<void> {
-      const bus = buses[index % CONNECTIONS] as BusClient;
+      const call = ledger.callers[index % CONNECTIONS] as BusCall;
       const pick = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)] as T;
       const amount = (max: number) => 1 + Math.floor(Math.random() * max);
       const shuffled = (postings: Posting[]) => (Math.random() < 0.5 ? postings : postings.reverse());
@@ -196,7 +170,7 @@ describe('ledger under concurrent clients', () => {
         if (Math.random() < 0.5) {
           const command = newCommand();
           try {
-            await callOn(bus, createTransfer, { tenantId, transfer: command });
+            await call(createTransfer, { tenantId, transfer: command });
             record(command, 'ok');
           } catch (error) {
             const reason = error instanceof PlatformError ? String(error.details?.reason ?? '').toLowerCase() : '';
@@ -214,7 +188,7 @@ describe('ledger under concurrent clients', () => {
         // Some neighbours are linked: the chain succeeds or fails as a whole.
         for (const command of batch.slice(0, -1)) command.linked = Math.random() < 0.2;
         try {
-          const { results } = await callOn(bus, createTransfers, { tenantId, transfers: batch });
+          const { results } = await call(createTransfers, { tenantId, transfers: batch });
           for (const [position, command] of batch.entries())
             record(command, results[position]?.result as TransferResultCode);
         } catch (error) {
@@ -237,28 +211,18 @@ describe('ledger under concurrent clients', () => {
       expect([pendingId, resolutions]).toEqual([pendingId, 1]);
 
     // The ledger's own answer: exactly the acknowledged sum.
-    for (const accountId of accountIds) {
-      const account = await callOn(bus, getLedgerAccount, { tenantId, accountId });
-      expect(account.balances).toEqual(stringsOf(books.balances.get(accountId) as Balances));
-    }
+    await expectBalancesAnswered(call, tenantId, books.balances);
 
     const stored = await readStoredLedger(await testStack.adminUrlOf('ledger'), tenantId, accountIds);
     // Every acknowledged transfer is stored, and nothing refused is (the refused ones listed with their answer).
-    const storedIds = new Set(stored.transferIds);
-    expect([...books.okIds].filter((id) => !storedIds.has(id))).toEqual([]);
+    expect([...books.okIds].filter((id) => !stored.transfers.has(id))).toEqual([]);
     expect(
-      stored.transferIds
+      [...stored.transfers.keys()]
         .filter((id) => !books.okIds.has(id))
         .map((id) => `${id}: ${books.refusals.get(id) ?? 'never sent'}`),
     ).toEqual([]);
-    expect(stored.transfersWithIncompleteEntries).toEqual([]);
-    for (const accountId of accountIds) {
-      const account = stored.accounts.get(accountId) as StoredAccount;
-      // No lost update: replaying the entries in order gives each entry's balances-after and the account's balances.
-      expect(account.chainBreaks).toEqual([]);
-      expect(account.sumOfEntries).toEqual(account.balances);
-      expect(account.balances).toEqual(books.balances.get(accountId));
-    }
+    // No lost update, no half-applied transfer: the stored books replay to exactly the acknowledged sum.
+    expectConsistentBooks(stored, books.balances);
     // Double entry, as stored: every debit has its credit, posted and pending.
     const total = (field: keyof Balances) =>
       [...stored.accounts.values()].reduce((sum, account) => sum + account.balances[field], 0n);
@@ -274,83 +238,6 @@ describe('ledger under concurrent clients', () => {
   }, 90_000);
 });
 
-interface StoredAccount {
-  balances: Balances;
-  sumOfEntries: Balances;
-  /** Entries whose balances-after differ from the previous entry's plus its own change. */
-  chainBreaks: string[];
-}
-
-/** The tenant's ledger as stored, read as a superuser (past row-level security): what a disk would show. */
-async function readStoredLedger(adminUrl: string, tenantId: string, accountIds: readonly string[]) {
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    const transfers = await admin.query<{ id: string; legs: unknown[]; entries: number }>(
-      `SELECT t.id, t.legs, (SELECT count(*)::int FROM ledger_entries e WHERE e.tenant_id = t.tenant_id AND e.transfer_id = t.id) AS entries
-         FROM ledger_transfers t WHERE t.tenant_id = $1`,
-      [tenantId],
-    );
-    const accountRows = await admin.query(
-      `SELECT id, debits_posted, credits_posted, debits_pending, credits_pending FROM ledger_accounts
-        WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
-      [tenantId, accountIds],
-    );
-    const entries = await admin.query(
-      `SELECT seq, account_id, direction, posted_amount, pending_change, debits_posted_after, credits_posted_after,
-              debits_pending_after, credits_pending_after
-         FROM ledger_entries WHERE tenant_id = $1 ORDER BY seq`,
-      [tenantId],
-    );
-    const accounts = new Map<string, StoredAccount>();
-    for (const row of accountRows.rows) {
-      accounts.set(row.id, {
-        balances: {
-          debitsPosted: BigInt(row.debits_posted),
-          creditsPosted: BigInt(row.credits_posted),
-          debitsPending: BigInt(row.debits_pending),
-          creditsPending: BigInt(row.credits_pending),
-        },
-        sumOfEntries: { debitsPosted: 0n, creditsPosted: 0n, debitsPending: 0n, creditsPending: 0n },
-        chainBreaks: [],
-      });
-    }
-    for (const entry of entries.rows) {
-      const account = accounts.get(entry.account_id) as StoredAccount;
-      const sum = account.sumOfEntries;
-      const side = entry.direction === 'debit' ? 'debits' : 'credits';
-      sum[`${side}Posted`] += BigInt(entry.posted_amount);
-      sum[`${side}Pending`] += BigInt(entry.pending_change);
-      const after = {
-        debitsPosted: BigInt(entry.debits_posted_after),
-        creditsPosted: BigInt(entry.credits_posted_after),
-        debitsPending: BigInt(entry.debits_pending_after),
-        creditsPending: BigInt(entry.credits_pending_after),
-      };
-      if (JSON.stringify(stringsOf(after)) !== JSON.stringify(stringsOf(sum))) account.chainBreaks.push(entry.seq);
-    }
-    return {
-      transferIds: transfers.rows.map((row) => row.id),
-      transfersWithIncompleteEntries: transfers.rows
-        .filter((row) => row.entries !== row.legs.length)
-        .map((row) => row.id),
-      accounts,
-      entryCount: entries.rowCount ?? 0,
-    };
-  } finally {
-    await admin.end();
-  }
-}
-
 function describeError(error: unknown): string {
   return error instanceof PlatformError ? `${error.code} ${error.message}` : String(error);
-}
-
-function stringsOf(balances: Balances): LedgerBalances {
-  return {
-    debitsPosted: balances.debitsPosted.toString(),
-    creditsPosted: balances.creditsPosted.toString(),
-    debitsPending: balances.debitsPending.toString(),
-    creditsPending: balances.creditsPending.toString(),
-  };
 }
