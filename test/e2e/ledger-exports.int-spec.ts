@@ -21,16 +21,12 @@ import {
   type LedgerExportManifest,
   ledgerExportCreated,
   type PayloadOf,
-  type RequestContract,
-  type RequestInputOf,
-  type ResponseOf,
   type TransferCommandInput,
 } from '@strongroom/contracts';
-import type { BusClient } from '@strongroom/platform';
 import { freePort } from '@strongroom/testing';
-import type { NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { readStream } from './support/event-stream';
+import { type BusCall, type LedgerBus, ledgerBusOf } from './support/ledger-bus';
 import { clientCredentialsToken, startTestStack, type TestStack } from './test-stack';
 
 const CLI = resolve(__dirname, '../../packages/cli/dist/main.js');
@@ -56,14 +52,11 @@ async function strongroom(args: string[], env: NodeJS.ProcessEnv = {}): Promise<
 describe('ledger audit exports', () => {
   let testStack: TestStack;
   let stack: RunningStack;
-  let connection: NatsConnection;
-  let bus: BusClient;
-  let credential: string;
+  let ledger: LedgerBus;
   let superuser: Client;
   let dir: string;
 
-  const call = <C extends RequestContract>(contract: C, input: RequestInputOf<C>): Promise<ResponseOf<C>> =>
-    bus.request(contract, input, { credential });
+  const call: BusCall = (contract, input) => ledger.call(contract, input);
   const suffix = randomUUID().slice(0, 8);
   const open = async (code: string, type: LedgerAccountType, currency = 'USD') =>
     (
@@ -92,6 +85,22 @@ describe('ledger audit exports', () => {
     ],
   });
 
+  let pinnedKeysFile: string | undefined;
+  /** The platform's export signing keys, pinned once with `strongroom ledger export-keys`, as an auditor would. */
+  async function pinnedKeys(): Promise<string> {
+    if (pinnedKeysFile !== undefined) return pinnedKeysFile;
+    const out = join(dir, 'platform-keys.json');
+    const accessToken = await clientCredentialsToken(stack.gatewayUrl, stack.demo);
+    const pinned = await strongroom(
+      ['ledger', 'export-keys', '--tenant', stack.demo.tenantId, '--gateway', stack.gatewayUrl, '--out', out],
+      { STRONGROOM_ACCESS_TOKEN: accessToken },
+    );
+    expect(pinned).toMatchObject({ code: 0 });
+    expect(pinned.output).toMatch(/key version\(s\) of ledger-export-signing written to .*platform-keys\.json/);
+    pinnedKeysFile = out;
+    return out;
+  }
+
   /** An instant (ms) after every entry written so far and before any written next, by the ledger database's clock. */
   async function boundary(): Promise<string> {
     const { rows } = await superuser.query<{ now: Date }>('SELECT clock_timestamp() AS now');
@@ -102,14 +111,7 @@ describe('ledger audit exports', () => {
   beforeAll(async () => {
     testStack = await startTestStack();
     stack = testStack.stack;
-    credential = `Bearer ${await clientCredentialsToken(stack.gatewayUrl, stack.demo)}`;
-    const { BusClient, busTlsFilesFor, connectBus } = await import('@strongroom/platform');
-    connection = await connectBus({
-      servers: stack.natsUrl,
-      tls: busTlsFilesFor(join(testStack.stateDir, 'pki'), 'gateway'),
-      name: 'ledger-exports-test',
-    });
-    bus = new BusClient(connection, { defaultTimeoutMs: 10_000, maxTimeoutMs: 30_000 });
+    ledger = await ledgerBusOf(testStack, { name: 'ledger-exports-test', timeoutMs: 10_000, maxTimeoutMs: 30_000 });
     superuser = new Client({ connectionString: await testStack.adminUrlOf('ledger') });
     await superuser.connect();
     dir = await mkdtemp(join(tmpdir(), 'ledger-exports-e2e-'));
@@ -117,7 +119,7 @@ describe('ledger audit exports', () => {
 
   afterAll(async () => {
     await superuser?.end();
-    await connection?.close();
+    await ledger?.close();
     await testStack?.dispose();
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 60_000);
@@ -151,16 +153,27 @@ describe('ledger audit exports', () => {
     );
     expect(exported).toMatchObject({ code: 0 });
     expect(exported.output).toMatch(new RegExp(`of ${from} to ${to} written to ${throughGateway}: 1202 entries`));
-    const verified = await strongroom(['ledger', 'verify-export', '--dir', throughGateway]);
+    // The key the export shipped (the create response's) is one the platform publishes: pinned, it verifies.
+    const keys = await pinnedKeys();
+    const shipped = JSON.parse(await readFile(join(throughGateway, 'public-key.json'), 'utf8'));
+    expect(JSON.parse(await readFile(keys, 'utf8'))).toContainEqual(shipped);
+    const verified = await strongroom(['ledger', 'verify-export', '--dir', throughGateway, '--public-key', keys]);
     expect(verified).toMatchObject({ code: 0 });
     expect(verified.output).toMatch(/verified: 1202 entries/);
+    expect(verified.output).toMatch(/signed by ledger-export-signing v\d+ \(a pinned platform key\)/);
     expect(verified.output).toMatch(
       /EUR: closing debits EUR 518\.27 = credits EUR 518\.27; period debits EUR 18\.27 = credits EUR 18\.27/,
     );
 
     // The same period assembled over the bus, and through the gateway in pages of 97 rows.
     const overBus = join(dir, 'over-bus');
-    await writeLedgerExport({ api: ledgerExportApiOverBus(bus, credential), tenantId, from, to, outDir: overBus });
+    await writeLedgerExport({
+      api: ledgerExportApiOverBus(ledger.bus, ledger.credential),
+      tenantId,
+      from,
+      to,
+      outDir: overBus,
+    });
     const paged = join(dir, 'through-gateway-paged');
     const gateway = ledgerExportApiOverGateway({ gatewayUrl: stack.gatewayUrl, accessToken });
     await writeLedgerExport({ api: gateway, tenantId, from, to, outDir: paged, pageLimit: 97 });
@@ -269,7 +282,7 @@ describe('ledger audit exports', () => {
     const to = await boundary();
     await transfer(move(cash, wallets, '1'));
 
-    const api = ledgerExportApiOverBus(bus, credential);
+    const api = ledgerExportApiOverBus(ledger.bus, ledger.credential);
     const good = join(dir, 'good');
     const manifest = await writeLedgerExport({ api, tenantId, from, to, outDir: good, pageLimit: 3 });
     expect(manifest).toMatchObject({ tenantId, environment: 'sandbox', from, to, entries: 10 });
@@ -280,7 +293,8 @@ describe('ledger audit exports', () => {
       periodCredits: String(2500 + 700 + 200 + 700),
       closingDebitsPosted: String(100000 + 2500 + 700 + 200 + 700),
     });
-    const verified = await strongroom(['ledger', 'verify-export', '--dir', good]);
+    const keys = await pinnedKeys();
+    const verified = await strongroom(['ledger', 'verify-export', '--dir', good, '--public-key', keys]);
     expect(verified).toMatchObject({ code: 0 });
     expect(verified.output).toMatch(/verified: 10 entries/);
     expect(verified.output).toMatch(/USD: closing debits USD 1041\.00 = credits USD 1041\.00/);
@@ -313,15 +327,15 @@ describe('ledger audit exports', () => {
     await superuser.query('SET LOCAL session_replication_role = replica');
     await superuser.query('UPDATE ledger_entries SET posted_amount = posted_amount + 100 WHERE seq = $1', [seq]);
     await superuser.query('COMMIT');
+    // The ledger cross-checks its books before it signs: the edit is refused, named, and nothing is written.
+    // (Books edited after signing are caught offline by verify-export: exports-verification.spec.ts.)
     const tampered = join(dir, 'after-edit');
-    await writeLedgerExport({ api, tenantId, from, to, outDir: tampered });
-    const caught = await strongroom(['ledger', 'verify-export', '--dir', tampered]);
-    expect(caught.code).toBe(1);
-    expect(caught.output).toMatch(/FAILED verification/);
-    expect(caught.output).toMatch(
-      new RegExp(`entry ${seq} \\(account 1000-cash-${suffix}, transfer ${edited}\\): its balances after`),
+    const refusal = await writeLedgerExport({ api, tenantId, from, to, outDir: tampered }).catch(
+      (error: unknown) => error as { code?: string; details?: { reason?: string } },
     );
-    expect(caught.output).toMatch(new RegExp(`transfer ${edited} \\(entries .*\\): debits and credits differ in USD`));
+    expect(refusal).toMatchObject({ code: 'CONFLICT', details: { reason: 'LEDGER_INCONSISTENT' } });
+    expect(JSON.stringify((refusal as { details?: unknown }).details)).toMatch(new RegExp(`${seq}|${edited}`));
+    await expect(readFile(join(tampered, 'manifest.json'))).rejects.toMatchObject({ code: 'ENOENT' });
 
     // A flipped signature, and a manifest re-signed by another key once the platform's is pinned.
     const forged = join(dir, 'forged');
@@ -331,7 +345,7 @@ describe('ledger audit exports', () => {
     const bytes = Buffer.from(payload, 'base64');
     bytes[5] = (bytes[5] as number) ^ 0x40;
     await writeFile(join(forged, 'manifest.sig'), `${prefix}:${version}:${bytes.toString('base64')}\n`);
-    const refused = await strongroom(['ledger', 'verify-export', '--dir', forged]);
+    const refused = await strongroom(['ledger', 'verify-export', '--dir', forged, '--public-key', keys]);
     expect(refused.code).toBe(1);
     expect(refused.output).toMatch(/manifest.sig is not a valid signature of manifest.json/);
 
@@ -341,15 +355,16 @@ describe('ledger audit exports', () => {
     const raw = forger.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
     const shipped = JSON.parse(await readFile(join(good, 'public-key.json'), 'utf8'));
     await writeFile(join(forged, 'public-key.json'), canonicalJson({ ...shipped, publicKey: raw }));
-    const pinned = await strongroom([
-      'ledger',
-      'verify-export',
-      '--dir',
-      forged,
-      '--public-key',
-      join(good, 'public-key.json'),
-    ]);
+    const pinned = await strongroom(['ledger', 'verify-export', '--dir', forged, '--public-key', keys]);
     expect(pinned.code).toBe(1);
     expect(pinned.output).toMatch(/not a valid signature of manifest.json by any of the trusted keys/);
+    // Without a pinned key nothing is verified; trusting the forger's shipped key passes, said loudly to prove integrity only.
+    const unpinned = await strongroom(['ledger', 'verify-export', '--dir', forged]);
+    expect(unpinned.code).toBe(1);
+    expect(unpinned.output).toMatch(/NOT verified: signature not checked against a pinned platform key/);
+    const embedded = await strongroom(['ledger', 'verify-export', '--dir', forged, '--trust-embedded-key']);
+    expect(embedded.code).toBe(0);
+    expect(embedded.output).toMatch(/^WARNING: --trust-embedded-key/);
+    expect(embedded.output).toMatch(/the key shipped with the export: integrity only, NOT origin/);
   });
 });

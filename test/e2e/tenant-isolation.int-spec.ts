@@ -189,6 +189,7 @@ const ROUTE_SAMPLES: Record<string, RouteSample> = {
   [`POST ${LEDGER}/exports`]: { body: () => lastDay() },
   [`GET ${LEDGER}/exports/entries`]: { query: () => ({ ...lastDay(), limit: '10' }) },
   [`GET ${LEDGER}/exports/balances`]: { query: () => ({ ...lastDay(), limit: '10' }) },
+  [`GET ${LEDGER}/export-signing-keys`]: {},
 };
 
 function lastDay(): { from: string; to: string } {

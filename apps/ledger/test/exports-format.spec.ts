@@ -7,6 +7,7 @@ import {
   createLedgerExport,
   LEDGER_EXPORT_BALANCE_COLUMNS,
   LEDGER_EXPORT_ENTRY_COLUMNS,
+  LEDGER_EXPORT_SIGNING_KEY,
   LEDGER_EXPORT_TRIAL_BALANCE_COLUMNS,
   type LedgerExportBalance,
   type LedgerExportEntry,
@@ -16,12 +17,13 @@ import {
   ledgerExportEntryJsonLine,
   ledgerExportEntrySchema,
   ledgerExportTrialBalanceCsvLine,
+  listLedgerExportBalances,
   listLedgerExportEntries,
 } from '@strongroom/contracts';
 import { LocalSecretsProvider, verifyWithPublicKeys } from '@strongroom/platform';
 import pino from 'pino';
 import { ExportManifestBuilder } from '../src/exports/export-manifest';
-import { ExportSigner, LEDGER_EXPORT_SIGNING_KEY } from '../src/exports/export-signing';
+import { ExportSigner } from '../src/exports/export-signing';
 
 const tenantId = '0b7c6f1e-2f0a-4d8e-9a51-3c2d1e0f9a8b';
 const cash = '11111111-1111-4111-8111-111111111111';
@@ -143,11 +145,32 @@ describe('the period of an export request', () => {
     );
   });
 
-  it('bounds a page at 1,000 rows (about 500 KB, half the bus payload limit)', () => {
+  it('refuses a bound an offset carries out of the years 0001–9999, which Postgres cannot store', () => {
+    const ok = (from: string, to: string) => request.safeParse({ tenantId, from, to }).success;
+    expect(ok('0001-01-01T00:00:00Z', '0001-02-01T00:00:00Z')).toBe(true);
+    expect(ok('9999-12-01T00:00:00Z', '9999-12-31T23:59:59.999Z')).toBe(true);
+    expect(ok('0000-12-31T00:00:00Z', '0001-01-02T00:00:00Z')).toBe(false);
+    expect(ok('0001-01-01T00:00:00+01:00', '0001-01-02T00:00:00Z')).toBe(false);
+    expect(ok('9999-12-31T00:00:00Z', '9999-12-31T23:00:00-05:00')).toBe(false);
+  });
+
+  it('bounds a page at 1,000 rows (about 500 KB, well under the bus payload limit)', () => {
     const page = { tenantId, from: '2025-04-01T00:00:00Z', to: '2025-07-01T00:00:00Z' };
     expect(listLedgerExportEntries.request.parse(page).limit).toBe(1_000);
     expect(listLedgerExportEntries.request.safeParse({ ...page, limit: 1_001 }).success).toBe(false);
     expect(listLedgerExportEntries.request.safeParse({ ...page, cursor: '0' }).success).toBe(false);
+  });
+
+  it('takes an entries cursor only within a Postgres bigint, and a balances cursor only as an account code', () => {
+    const page = { tenantId, from: '2025-04-01T00:00:00Z', to: '2025-07-01T00:00:00Z' };
+    const entries = (cursor: string) => listLedgerExportEntries.request.safeParse({ ...page, cursor }).success;
+    expect(entries('9223372036854775807')).toBe(true);
+    expect(entries('9223372036854775808')).toBe(false);
+    expect(entries('9999999999999999999')).toBe(false);
+    const balances = (cursor: string) => listLedgerExportBalances.request.safeParse({ ...page, cursor }).success;
+    expect(balances('1000-cash')).toBe(true);
+    expect(balances('x'.repeat(65))).toBe(false);
+    expect(balances("1000'; --")).toBe(false);
   });
 
   it('keeps the largest page of the largest entries under the 1 MiB a bus message may carry', () => {
@@ -282,6 +305,19 @@ describe('ExportSigner', () => {
     const signed = await signer.sign(manifest());
     expect(signed.signingKey.version).toBe(2);
     expect(signed.signature.startsWith('local:v2:')).toBe(true);
+  });
+
+  it('lists every version of the signing key, oldest first, each able to check what it signed', async () => {
+    const signer = new ExportSigner({ secrets });
+    const first = await signer.sign(manifest());
+    await secrets.rotateKey(LEDGER_EXPORT_SIGNING_KEY);
+    const second = await signer.sign(manifest());
+    const keys = await signer.publicKeys();
+    expect(keys).toEqual([first.signingKey, second.signingKey]);
+    expect(keys.map((key) => key.version)).toEqual([1, 2]);
+    const pinned = keys.map((key) => ({ ...key, createdTime: '' }));
+    expect(verifyWithPublicKeys(pinned, first.bytes, first.signature)).toBe(true);
+    expect(verifyWithPublicKeys(pinned, second.bytes, second.signature)).toBe(true);
   });
 
   it('refuses to sign with a key of the name that is not Ed25519', async () => {

@@ -23,8 +23,9 @@ import pino from 'pino';
 import type { DataSource } from 'typeorm';
 import { migrations } from '../migrations';
 import { AccountsRepository } from '../src/accounts/accounts.repository';
+import type { LedgerFinding } from '../src/exports/export-consistency';
 import { ExportSigner } from '../src/exports/export-signing';
-import { ExportsRepository } from '../src/exports/exports.repository';
+import { EXPORT_APPLICATION_NAME, ExportsRepository } from '../src/exports/exports.repository';
 import type { LedgerScope } from '../src/ledger-scope';
 import { TransfersRepository } from '../src/transfers/transfers.repository';
 
@@ -33,7 +34,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * The export's reads against real Postgres: the one-cursor manifest and the paged reads agree
  * (small pages cross accounts and cut through a busy one), only the tenant's ledger of the
- * caller's environment is exported, and a superuser's edit of an entry is caught by the verifier.
+ * caller's environment is exported, a superuser's edit of an entry is caught by the verifier, and
+ * an edit that keeps the files self-consistent is refused by the ledger before it signs.
  */
 describe('ledger exports (real Postgres)', () => {
   let database: TestDatabase;
@@ -135,7 +137,55 @@ describe('ledger exports (real Postgres)', () => {
       outDir,
       pageLimit: 2,
     });
-    return { manifest, verification: await verifyLedgerExport(outDir) };
+    return { manifest, verification: await verifyLedgerExport(outDir, { trustedKeys: await signer.publicKeys() }) };
+  }
+
+  /** Runs `statements` as a superuser with the append-only triggers off, as an attacker with the database would. */
+  async function tamper(...statements: Array<[sql: string, parameters: unknown[]]>): Promise<void> {
+    await superuser.query('BEGIN');
+    await superuser.query('SET LOCAL session_replication_role = replica');
+    for (const [sql, parameters] of statements) await superuser.query(sql, parameters);
+    await superuser.query('COMMIT');
+  }
+
+  /** The findings of a manifest the ledger refused to build, as LEDGER_INCONSISTENT. */
+  async function findingsOf(scope: LedgerScope, period: { from: string; to: string }): Promise<LedgerFinding[]> {
+    const error = await exportsRepository.manifest(scope, { exportId: randomUUID(), ...scope, ...period }).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(PlatformError);
+    expect(error).toMatchObject({ code: 'CONFLICT', details: { reason: 'LEDGER_INCONSISTENT' } });
+    const findings = (error as PlatformError).details?.findings as LedgerFinding[];
+    expect(findings.length).toBeGreaterThan(0);
+    expect(findings.length).toBeLessThanOrEqual(20);
+    return findings;
+  }
+
+  async function entrySeqs(transferId: string): Promise<string[]> {
+    const { rows } = await superuser.query<{ seq: string }>(
+      'SELECT seq FROM ledger_entries WHERE transfer_id = $1 ORDER BY seq',
+      [transferId],
+    );
+    return rows.map((row) => row.seq);
+  }
+
+  /** A ledger of two accounts and three transfers inside a period, one before it and one after. */
+  async function smallLedger() {
+    const scope: LedgerScope = { tenantId: randomUUID(), environment: 'production' };
+    const cash = await open(scope, 'cash', 'USD', 'asset');
+    const wallets = await open(scope, 'wallets', 'USD', 'liability');
+    await apply(scope, move(randomUUID(), cash, wallets, '5000'));
+    const from = await boundary();
+    const first = randomUUID();
+    const edited = randomUUID();
+    await apply(scope, move(first, cash, wallets, '1000'));
+    await apply(scope, move(edited, cash, wallets, '250'));
+    await apply(scope, move(randomUUID(), wallets, cash, '100'));
+    const to = await boundary();
+    await apply(scope, move(randomUUID(), cash, wallets, '7'));
+    expect((await exportAndVerify(scope, { from, to }, `untouched-${scope.tenantId}`)).verification.ok).toBe(true);
+    return { scope, cash, wallets, period: { from, to }, first, edited };
   }
 
   it('exports a period that reconciles: opening and closing balances, every entry, the trial balance per currency', async () => {
@@ -242,35 +292,143 @@ describe('ledger exports (real Postgres)', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
   });
 
-  it('catches a superuser who rewrote an entry with the append-only trigger switched off', async () => {
+  it('refuses to sign after a superuser rewrote one entry with the append-only trigger switched off', async () => {
+    const { scope, cash, period, edited } = await smallLedger();
+    const [seq] = await entrySeqs(edited);
+    await tamper(['UPDATE ledger_entries SET posted_amount = 2500 WHERE seq = $1', [seq]]);
+
+    expect(await findingsOf(scope, period)).toEqual([
+      {
+        transferId: edited,
+        seq,
+        accountId: cash,
+        problem: expect.stringMatching(/differs from leg 1 of its transfer/),
+      },
+    ]);
+  });
+
+  it('refuses to sign books where both legs of a transfer and every later balance were rewritten to agree', async () => {
+    const { scope, cash, wallets, period, edited } = await smallLedger();
+    const [debit, credit] = await entrySeqs(edited);
+    const later = 'seq >= $2::bigint';
+    await tamper(
+      ['UPDATE ledger_entries SET posted_amount = 2500 WHERE transfer_id = $1', [edited]],
+      [
+        `UPDATE ledger_entries SET debits_posted_after = debits_posted_after + 2250 WHERE account_id = $1 AND ${later}`,
+        [cash, debit],
+      ],
+      [
+        `UPDATE ledger_entries SET credits_posted_after = credits_posted_after + 2250 WHERE account_id = $1 AND ${later}`,
+        [wallets, debit],
+      ],
+      ['UPDATE ledger_accounts SET debits_posted = debits_posted + 2250 WHERE id = $1', [cash]],
+      ['UPDATE ledger_accounts SET credits_posted = credits_posted + 2250 WHERE id = $1', [wallets]],
+    );
+
+    expect(await findingsOf(scope, period)).toEqual([
+      {
+        transferId: edited,
+        seq: debit,
+        accountId: cash,
+        problem: expect.stringMatching(/differs from leg 1 of its transfer/),
+      },
+      { transferId: edited, seq: credit, accountId: wallets, problem: expect.stringMatching(/differs from leg 2/) },
+    ]);
+  });
+
+  it("refuses to sign books where a transfer's entries were moved back into the previous period", async () => {
+    const { scope, period, first } = await smallLedger();
+    const [debit, credit] = await entrySeqs(first);
+    // Just before the period: each account's chain still adds up, the period opens one transfer later.
+    const backdated = new Date(Date.parse(period.from) - 1).toISOString();
+    await tamper(['UPDATE ledger_entries SET created_at = $2 WHERE transfer_id = $1', [first, backdated]]);
+
+    const findings = await findingsOf(scope, period);
+    expect(findings.map(({ transferId, seq }) => ({ transferId, seq }))).toEqual([
+      { transferId: first, seq: debit },
+      { transferId: first, seq: credit },
+    ]);
+    expect(findings[0]?.problem).toMatch(/^the entry is dated .*, its transfer /);
+  });
+
+  it("refuses to sign books where a transfer's entries were moved past the end of the period", async () => {
+    const { scope, cash, period } = await smallLedger();
+    const { rows } = await superuser.query<{ transfer_id: string }>(
+      `SELECT transfer_id FROM ledger_entries WHERE account_id = $1 AND created_at < $2 ORDER BY created_at DESC, seq DESC LIMIT 1`,
+      [cash, period.to],
+    );
+    const last = rows[0]?.transfer_id as string;
+    await tamper(['UPDATE ledger_entries SET created_at = $2 WHERE transfer_id = $1', [last, period.to]]);
+
+    const findings = await findingsOf(scope, period);
+    expect(findings.map((finding) => finding.transferId)).toEqual([last, last]);
+  });
+
+  it('refuses to sign books whose stored balances differ from the balances after the last entry', async () => {
+    const { scope, wallets, period } = await smallLedger();
+    await tamper(['UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = $1', [wallets]]);
+
+    expect(await findingsOf(scope, period)).toEqual([
+      { accountId: wallets, seq: expect.any(String), problem: expect.stringMatching(/stored balances differ/) },
+    ]);
+  });
+
+  it('refuses to sign books whose accounts changed currency or currency exponent', async () => {
+    const { scope, cash, wallets, period, edited } = await smallLedger();
+    await tamper(['UPDATE ledger_accounts SET currency_exponent = 3 WHERE id = $1', [cash]]);
+    expect(await findingsOf(scope, period)).toEqual([
+      { accountId: cash, problem: "the account's currency exponent is 3, ISO 4217's for USD is 2" },
+    ]);
+
+    await tamper(
+      ['UPDATE ledger_accounts SET currency_exponent = 2 WHERE id = $1', [cash]],
+      ["UPDATE ledger_accounts SET currency = 'EUR' WHERE id = ANY($1::uuid[])", [[cash, wallets]]],
+    );
+    expect(await findingsOf(scope, period)).toContainEqual({
+      transferId: edited,
+      accountId: cash,
+      problem: expect.stringMatching(/^leg 1 of the transfer is in USD; its account is not/),
+    });
+  });
+
+  it('builds one manifest of a ledger at a time', async () => {
     const scope: LedgerScope = { tenantId: randomUUID(), environment: 'production' };
-    const cash = await open(scope, 'cash', 'USD', 'asset');
-    const wallets = await open(scope, 'wallets', 'USD', 'liability');
+    const period = { from: '2020-01-01T00:00:00.000Z', to: await boundary() };
+    const other = await superuser.query<{ locked: boolean }>(
+      `SELECT pg_try_advisory_lock(hashtextextended('strongroom.ledger-export:' || $1, 0)) AS locked`,
+      [scope.tenantId],
+    );
+    expect(other.rows[0]?.locked).toBe(true);
+    try {
+      await expect(
+        exportsRepository.manifest(scope, { exportId: randomUUID(), ...scope, ...period }),
+      ).rejects.toMatchObject({ code: 'CONFLICT', details: { reason: 'LEDGER_EXPORT_IN_PROGRESS' } });
+      const elsewhere: LedgerScope = { tenantId: randomUUID(), environment: 'production' };
+      await expect(
+        exportsRepository.manifest(elsewhere, { exportId: randomUUID(), ...elsewhere, ...period }),
+      ).resolves.toMatchObject({ accounts: 0 });
+    } finally {
+      await superuser.query(`SELECT pg_advisory_unlock(hashtextextended('strongroom.ledger-export:' || $1, 0))`, [
+        scope.tenantId,
+      ]);
+    }
+  });
+
+  it("does not wait for another export's transaction, which writes nothing", async () => {
+    const scope: LedgerScope = { tenantId: randomUUID(), environment: 'production' };
     const from = await boundary();
-    const edited = randomUUID();
-    await apply(scope, move(randomUUID(), cash, wallets, '1000'));
-    await apply(scope, move(edited, cash, wallets, '250'));
-    await apply(scope, move(randomUUID(), wallets, cash, '100'));
-    const to = await boundary();
-    expect((await exportAndVerify(scope, { from, to }, 'before-edit')).verification.ok).toBe(true);
-
-    const { rows } = await superuser.query<{ seq: string }>(
-      `SELECT seq FROM ledger_entries WHERE transfer_id = $1 AND direction = 'debit'`,
-      [edited],
-    );
-    const seq = rows[0]?.seq as string;
-    await superuser.query('BEGIN');
-    await superuser.query('SET LOCAL session_replication_role = replica');
-    await superuser.query('UPDATE ledger_entries SET posted_amount = 2500 WHERE seq = $1', [seq]);
-    await superuser.query('COMMIT');
-
-    const { verification } = await exportAndVerify(scope, { from, to }, 'after-edit');
-    expect(verification.ok).toBe(false);
-    expect(verification.problems).toEqual(
-      expect.arrayContaining([
-        expect.stringMatching(new RegExp(`^entry ${seq} \\(account cash, transfer ${edited}\\): its balances after`)),
-        expect.stringMatching(new RegExp(`^transfer ${edited} \\(entries .*\\): debits and credits differ in USD`)),
-      ]),
-    );
+    const exporter = new Client({ connectionString: database.runtimeUrl });
+    await exporter.connect();
+    try {
+      await exporter.query('BEGIN');
+      await exporter.query("SELECT set_config('application_name', $1, true)", [EXPORT_APPLICATION_NAME]);
+      const to = await boundary();
+      const started = Date.now();
+      await exportsRepository.manifest(scope, { exportId: randomUUID(), ...scope, from, to });
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      await exporter.query('ROLLBACK');
+      await exporter.end();
+    }
   });
 });

@@ -1,6 +1,8 @@
-export { ledgerExportCommand, ledgerVerifyExportCommand } from './commands/ledger.commands';
+export { ledgerExportCommand, ledgerExportKeysCommand, ledgerVerifyExportCommand } from './commands/ledger.commands';
 export * from './ledger/export-api';
+export * from './ledger/export-lines';
 export * from './ledger/export-reconciliation';
+export * from './ledger/export-signature';
 export * from './ledger/export-transfer-balances';
 export * from './ledger/export-verification';
 export * from './ledger/export-writer';

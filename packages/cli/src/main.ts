@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { type CliCommand, CliError } from './commands/cli-command';
-import { ledgerExportCommand, ledgerVerifyExportCommand } from './commands/ledger.commands';
+import { ledgerExportCommand, ledgerExportKeysCommand, ledgerVerifyExportCommand } from './commands/ledger.commands';
 import { natsConfigCommand, natsStreamsCommand } from './commands/nats.commands';
 import { pkiInitCommand, pkiRotateCommand } from './commands/pki.commands';
 import { upCommand } from './commands/up.command';
@@ -14,6 +14,7 @@ export const CLI_COMMANDS: readonly CliCommand[] = [
   natsConfigCommand,
   natsStreamsCommand,
   ledgerExportCommand,
+  ledgerExportKeysCommand,
   ledgerVerifyExportCommand,
 ];
 

@@ -1,5 +1,6 @@
 export * from './api-keys';
 export * from './bus-access';
+export * from './canonical-json';
 export * from './cards';
 export * from './clients';
 export * from './contract';
@@ -8,6 +9,7 @@ export * from './errors';
 export * from './headers';
 export * from './health';
 export * from './ledger-accounts';
+export * from './ledger-export-format';
 export * from './ledger-exports';
 export * from './ledger-money';
 export * from './ledger-transfers';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineEvent, defineRequest } from './contract';
 import { ledgerAccountIdSchema, ledgerAccountTypeSchema, ledgerBalancesSchema } from './ledger-accounts';
-import { balanceMinorSchema } from './ledger-money';
+import { AMOUNT_MINOR_MAX, balanceMinorSchema } from './ledger-money';
 import { tenantIdSchema } from './tenants';
 import { environmentSchema } from './tokens';
 
@@ -9,14 +9,13 @@ import { environmentSchema } from './tokens';
  * Audit exports of a period (seed 001: "quarterly audit exports are one click and reconcile to
  * the cent"). The ledger signs a manifest (balances, trial balance, counts, the SHA-256 of every
  * file); the files themselves are assembled by the client from cursor-paged calls, so no bus
- * message grows with the period (NATS max_payload is 1 MiB, a quarter may hold millions of
- * entries). The byte format below is the contract a verifier reproduces: the ledger hashes these
- * renderings, the verifier recomputes them from the files.
+ * message grows with the period (a quarter may hold millions of entries; NATS max_payload is
+ * 8 MiB). The files' byte format is in ledger-export-format.ts.
  */
 export const LEDGER_EXPORT_FORMAT = 'strongroom.ledger-export.v1';
 /** The longest period one export covers: a year (a quarter is the seed's case). */
 export const LEDGER_EXPORT_PERIOD_DAYS_MAX = 366;
-/** Rows per page of entries or balances: about 500 bytes each, well under the bus's 1 MiB. */
+/** Rows per page of entries or balances: about 500 bytes each, well under the bus's 8 MiB max_payload. */
 export const LEDGER_EXPORT_PAGE_LIMIT_MAX = 1_000;
 
 /** The files of an export directory; the manifest carries the digest of the first four. */
@@ -29,6 +28,13 @@ export const LEDGER_EXPORT_FILES = {
   signature: 'manifest.sig',
   publicKey: 'public-key.json',
 } as const;
+/**
+ * The platform's Ed25519 Transit key that signs export manifests; a verifier accepts only keys so
+ * named. Named `ledger-…`: the ledger's Vault policy may sign with and read the Transit keys so
+ * named (infra/vault/init.sh creates it).
+ */
+export const LEDGER_EXPORT_SIGNING_KEY = 'ledger-export-signing';
+
 export const LEDGER_EXPORT_DIGESTED_FILES = [
   LEDGER_EXPORT_FILES.entriesCsv,
   LEDGER_EXPORT_FILES.entriesNdjson,
@@ -36,14 +42,25 @@ export const LEDGER_EXPORT_DIGESTED_FILES = [
   LEDGER_EXPORT_FILES.trialBalanceCsv,
 ] as const;
 
-const sequenceSchema = z.string().regex(/^[1-9][0-9]{0,18}$/);
+/** An entry's seq: a positive Postgres bigint (19 digits may still exceed it). */
+const sequenceSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,18}$/)
+  .refine((value) => BigInt(value) <= AMOUNT_MINOR_MAX, 'a sequence number must not exceed 9223372036854775807');
 const signedMinorSchema = z.string().regex(/^-?(0|[1-9][0-9]{0,18})$/);
 const accountCodeSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/);
 const currencyCodeSchema = z.string().regex(/^[A-Z]{3}$/);
 /** An instant as the export writes it: ISO 8601, UTC, milliseconds (entry times are milliseconds). */
 const instantSchema = z.iso.datetime({ precision: 3 });
-/** Any ISO 8601 instant a caller sends, normalized to the export's form. */
-const periodBoundSchema = z.iso.datetime({ offset: true }).transform((value) => new Date(value).toISOString());
+/**
+ * Any ISO 8601 instant a caller sends, normalized to the export's form. An offset may carry
+ * 0001-01-01T00:00+01:00 into year 0 or 9999-12-31T23:00-05:00 into year 10000: Postgres refuses
+ * both, and the export form has four-digit years, so the normalized instant must lie in 0001–9999.
+ */
+const periodBoundSchema = z.iso
+  .datetime({ offset: true })
+  .transform((value) => new Date(value).toISOString())
+  .refine((value) => /^(?!0000)[0-9]{4}-/.test(value), 'a period bound lies in the years 0001–9999 (UTC)');
 
 const periodFields = {
   tenantId: tenantIdSchema,
@@ -142,6 +159,7 @@ export type LedgerExportManifest = z.infer<typeof ledgerExportManifestSchema>;
 /** The Ed25519 public key that signed a manifest, for offline verification (a Transit key version). */
 export const ledgerExportSigningKeySchema = z
   .object({
+    /** LEDGER_EXPORT_SIGNING_KEY. */
     name: z.string(),
     version: z.number().int().positive(),
     algorithm: z.literal('Ed25519'),
@@ -197,6 +215,18 @@ export const listLedgerExportBalances = defineRequest({
   summary: "A page of the period's accounts with opening and closing balances, for balances.csv and trial-balance.csv",
 });
 
+/**
+ * Every version of the export signing key, oldest first: a verifier pins these (fetched once over
+ * an authenticated channel) instead of trusting the public-key.json shipped beside a signature.
+ */
+export const getLedgerExportSigningKeys = defineRequest({
+  subject: 'ledger.v1.exports.signing-keys',
+  request: z.object({ tenantId: tenantIdSchema }).strict(),
+  response: z.object({ keys: z.array(ledgerExportSigningKeySchema) }),
+  permission: 'ledger.exports.create',
+  summary: 'The public keys (every version) of the platform key that signs ledger export manifests',
+});
+
 /** Who exported which period of a ledger (the audit trail records it: the export is the whole ledger). */
 export const ledgerExportCreated = defineEvent({
   subject: 'evt.ledger.v1.exports.created',
@@ -214,146 +244,3 @@ export const ledgerExportCreated = defineEvent({
   }),
   summary: "A period of a tenant's ledger was exported (its signed manifest's digest)",
 });
-
-// ---- The byte format (RFC 4180 CSV with CRLF and a header line; NDJSON with LF). Every field
-// is drawn from [A-Za-z0-9_.:-] (codes, ids, digits, ISO 8601 instants), so no field is ever quoted.
-
-export const LEDGER_EXPORT_ENTRY_COLUMNS = [
-  'seq',
-  'occurred_at',
-  'transfer_id',
-  'account_id',
-  'account_code',
-  'currency',
-  'direction',
-  'posted_amount',
-  'pending_change',
-  'debits_posted_after',
-  'credits_posted_after',
-  'debits_pending_after',
-  'credits_pending_after',
-] as const;
-
-const BALANCE_SIDES = ['debits_posted', 'credits_posted', 'debits_pending', 'credits_pending'] as const;
-export const LEDGER_EXPORT_BALANCE_COLUMNS = [
-  'account_id',
-  'account_code',
-  'type',
-  'currency',
-  'currency_exponent',
-  ...BALANCE_SIDES.map((side) => `opening_${side}` as const),
-  ...BALANCE_SIDES.map((side) => `closing_${side}` as const),
-] as const;
-
-/** A trial balance line: the closing posted balances, and the balance on the side it falls (one of the two is 0). */
-export const LEDGER_EXPORT_TRIAL_BALANCE_COLUMNS = [
-  'account_id',
-  'account_code',
-  'type',
-  'currency',
-  'debits_posted',
-  'credits_posted',
-  'debit_balance',
-  'credit_balance',
-] as const;
-
-const CSV_SAFE_FIELD = /^[A-Za-z0-9_.:-]*$/;
-
-function csvLineOf(fields: readonly (string | number)[]): string {
-  const texts = fields.map(String);
-  // A field needing quotes would mean the schema let something unexpected through: refuse, never mis-render.
-  const unsafe = texts.find((text) => !CSV_SAFE_FIELD.test(text));
-  if (unsafe !== undefined) throw new Error('a ledger export field holds a character CSV would need to quote');
-  return `${texts.join(',')}\r\n`;
-}
-
-export function ledgerExportCsvHeader(columns: readonly string[]): string {
-  return csvLineOf(columns);
-}
-
-export function ledgerExportEntryCsvLine(entry: LedgerExportEntry): string {
-  return csvLineOf([
-    entry.seq,
-    entry.occurredAt,
-    entry.transferId,
-    entry.accountId,
-    entry.accountCode,
-    entry.currency,
-    entry.direction,
-    entry.postedAmount,
-    entry.pendingChange,
-    entry.debitsPostedAfter,
-    entry.creditsPostedAfter,
-    entry.debitsPendingAfter,
-    entry.creditsPendingAfter,
-  ]);
-}
-
-/**
- * canonicalJson(entry) + LF, written out: keys in sorted order, each value JSON-escaped. It runs
- * once per entry of a quarter, so no general canonicalJson (a test holds the two equal).
- */
-export function ledgerExportEntryJsonLine(entry: LedgerExportEntry): string {
-  const q = JSON.stringify;
-  return (
-    `{"accountCode":${q(entry.accountCode)},"accountId":${q(entry.accountId)},` +
-    `"creditsPendingAfter":${q(entry.creditsPendingAfter)},"creditsPostedAfter":${q(entry.creditsPostedAfter)},` +
-    `"currency":${q(entry.currency)},"debitsPendingAfter":${q(entry.debitsPendingAfter)},` +
-    `"debitsPostedAfter":${q(entry.debitsPostedAfter)},"direction":${q(entry.direction)},` +
-    `"occurredAt":${q(entry.occurredAt)},"pendingChange":${q(entry.pendingChange)},` +
-    `"postedAmount":${q(entry.postedAmount)},"seq":${q(entry.seq)},"transferId":${q(entry.transferId)}}\n`
-  );
-}
-
-const balanceFields = (balances: z.infer<typeof ledgerBalancesSchema>) => [
-  balances.debitsPosted,
-  balances.creditsPosted,
-  balances.debitsPending,
-  balances.creditsPending,
-];
-
-export function ledgerExportBalanceCsvLine(account: LedgerExportBalance): string {
-  return csvLineOf([
-    account.accountId,
-    account.code,
-    account.type,
-    account.currency,
-    account.currencyExponent,
-    ...balanceFields(account.opening),
-    ...balanceFields(account.closing),
-  ]);
-}
-
-export function ledgerExportTrialBalanceCsvLine(account: LedgerExportBalance): string {
-  const net = BigInt(account.closing.debitsPosted) - BigInt(account.closing.creditsPosted);
-  return csvLineOf([
-    account.accountId,
-    account.code,
-    account.type,
-    account.currency,
-    account.closing.debitsPosted,
-    account.closing.creditsPosted,
-    (net > 0n ? net : 0n).toString(),
-    (net < 0n ? -net : 0n).toString(),
-  ]);
-}
-
-/**
- * RFC 8785 (JCS) for the values an export holds — strings, integers, booleans, null, arrays and
- * objects: object keys sorted by UTF-16 code units, no whitespace, JSON.stringify's escaping.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new Error('canonical JSON here holds integers only');
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
-  }
-  throw new Error(`canonical JSON cannot hold a ${typeof value}`);
-}

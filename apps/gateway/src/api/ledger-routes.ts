@@ -7,6 +7,7 @@ import {
   findTransfersByReference,
   getLedgerAccount,
   getLedgerBalance,
+  getLedgerExportSigningKeys,
   getTransfer,
   listLedgerAccounts,
   listLedgerEntries,
@@ -135,5 +136,12 @@ export const LEDGER_ROUTES: readonly ApiRoute[] = [
     contract: listLedgerExportBalances,
     query: ['from', 'to', 'limit', 'cursor'],
     input: (request) => ({ tenantId: params(request).tenantId, ...pageOf(request, ['from', 'to', 'cursor']) }),
+  },
+  {
+    // The platform's keys: a verifier pins them rather than trust the key shipped with an export.
+    method: 'GET',
+    url: `${LEDGER}/export-signing-keys`,
+    contract: getLedgerExportSigningKeys,
+    input: (request) => ({ tenantId: params(request).tenantId }),
   },
 ];

@@ -1,5 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { canonicalJson, type LedgerExportManifest, type LedgerExportSigningKey } from '@strongroom/contracts';
+import {
+  canonicalJson,
+  LEDGER_EXPORT_SIGNING_KEY,
+  type LedgerExportManifest,
+  type LedgerExportSigningKey,
+} from '@strongroom/contracts';
 import {
   isSecretsError,
   PlatformError,
@@ -7,12 +12,6 @@ import {
   type ServiceResources,
   type TransitSecrets,
 } from '@strongroom/platform';
-
-/**
- * The platform's Ed25519 Transit key that signs export manifests. Named `ledger-…`: the ledger's
- * Vault policy may sign with and read the Transit keys so named (infra/vault/init.sh creates them).
- */
-export const LEDGER_EXPORT_SIGNING_KEY = 'ledger-export-signing';
 
 /** A signed manifest: its exact bytes (manifest.json), the Transit signature and the key to check it with. */
 export interface SignedManifest {
@@ -36,13 +35,23 @@ export class ExportSigner {
     const bytes = Buffer.from(canonicalJson(manifest), 'utf8');
     const signature = await this.transit.sign(LEDGER_EXPORT_SIGNING_KEY, bytes);
     const version = Number(/^[a-z]+:v([0-9]+):/.exec(signature)?.[1]);
-    const key = (await this.transit.publicKeys(LEDGER_EXPORT_SIGNING_KEY)).find((entry) => entry.version === version);
-    if (key === undefined) throw PlatformError.internal('The export signing key version has no public key');
-    return {
-      bytes,
-      signature,
-      signingKey: { name: LEDGER_EXPORT_SIGNING_KEY, version, algorithm: 'Ed25519', publicKey: key.publicKey },
-    };
+    const signingKey = (await this.publicKeys()).find((key) => key.version === version);
+    if (signingKey === undefined) throw PlatformError.internal('The export signing key version has no public key');
+    return { bytes, signature, signingKey };
+  }
+
+  /** Every version of the signing key, oldest first: a signature of any version stays checkable. */
+  async publicKeys(): Promise<LedgerExportSigningKey[]> {
+    await this.ensureKey();
+    const keys = await this.transit.publicKeys(LEDGER_EXPORT_SIGNING_KEY);
+    return keys
+      .map((key) => ({
+        name: LEDGER_EXPORT_SIGNING_KEY,
+        version: key.version,
+        algorithm: 'Ed25519' as const,
+        publicKey: key.publicKey,
+      }))
+      .sort((a, b) => a.version - b.version);
   }
 
   /**

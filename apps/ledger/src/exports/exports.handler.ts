@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Controller } from '@nestjs/common';
 import {
   createLedgerExport,
+  getLedgerExportSigningKeys,
   listLedgerExportBalances,
   listLedgerExportEntries,
   type RequestOf,
@@ -58,5 +59,15 @@ export class ExportsHandler {
   ): Promise<ResponseOf<typeof listLedgerExportBalances>> {
     const { tenantId, from, to, ...page } = input;
     return this.exports.balances(ledgerScopeOf(context, tenantId), { from, to }, page);
+  }
+
+  /** The platform's keys, the same for every tenant; the tenant check still applies to who may ask. */
+  @Handles(getLedgerExportSigningKeys)
+  async signingKeys(
+    input: RequestOf<typeof getLedgerExportSigningKeys>,
+    context: BusRequestContext,
+  ): Promise<ResponseOf<typeof getLedgerExportSigningKeys>> {
+    ledgerScopeOf(context, input.tenantId);
+    return { keys: await this.signer.publicKeys() };
   }
 }

@@ -9,6 +9,12 @@ import {
 import { enqueueEvents, PlatformError, RegionalDatabases } from '@strongroom/platform';
 import type { EntityManager } from 'typeorm';
 import type { LedgerScope } from '../ledger-scope';
+import {
+  currencyExponentFinding,
+  LEDGER_FINDINGS_JSON,
+  LEDGER_FINDINGS_MAX,
+  type LedgerFinding,
+} from './export-consistency';
 import { type ExportIdentity, ExportManifestBuilder } from './export-manifest';
 import {
   ACCOUNT_JSON,
@@ -36,6 +42,16 @@ const CURSOR_FETCH_ROWS = 10_000;
  */
 const IN_FLIGHT_WAIT_MS_MAX = 5_000;
 const IN_FLIGHT_POLL_MS = 50;
+/** The bus's deadline (BusClient caps a call at 30 s): past it no one is waiting for the manifest. */
+const MANIFEST_WORK_MS_MAX = 30_000;
+/**
+ * The application_name of a manifest's transaction while it runs (SET LOCAL: the pooled
+ * connection gets its own back at the end). It only reads the ledger — the audit event is written
+ * in a later transaction — so another export need not wait for it.
+ */
+export const EXPORT_APPLICATION_NAME = 'strongroom-ledger-export';
+
+type ExportRow = { findings: LedgerFinding[] | null; account: AccountTuple | null; entry: EntryTuple | null };
 
 /** Export order: account code (the tenant's chart of accounts), then each account's entries in time order. */
 @Injectable()
@@ -47,15 +63,19 @@ export class ExportsRepository {
    * COMMITTED — and hashes it as it streams: each account (a row with the account, and no entry)
    * followed by its entries. Waits first for ledger transactions that began before `to`: an
    * entry's time is taken inside its transaction, never before it began, so once those ended no
-   * entry of the period can still appear.
+   * entry of the period can still appear. The same statement cross-checks the books
+   * (export-consistency.ts); it refuses to sign books that disagree with themselves.
    */
   async manifest(scope: LedgerScope, identity: Omit<ExportIdentity, 'createdAt'>): Promise<LedgerExportManifest> {
     return this.databases.withTenant(scope.tenantId, async (manager) => {
+      const deadlineMs = Date.now() + MANIFEST_WORK_MS_MAX;
+      await boundManifestWork(manager, scope.tenantId);
       const createdAt = await assertPeriodEnded(manager, identity.to);
       await waitForTransactionsBefore(manager, identity.to);
       await manager.query(
         `DECLARE ledger_export NO SCROLL CURSOR FOR
-         SELECT CASE WHEN e.entry IS NULL THEN ${ACCOUNT_JSON} END AS account, e.entry
+         SELECT ${LEDGER_FINDINGS_JSON} AS findings,
+                CASE WHEN e.entry IS NULL THEN ${ACCOUNT_JSON} END AS account, e.entry
            FROM ledger_accounts a ${balancesBefore('o', '$3')} ${balancesBefore('c', '$4')}
           CROSS JOIN LATERAL (
             SELECT NULL::timestamptz AS created_at, NULL::bigint AS seq, NULL::json AS entry
@@ -65,25 +85,27 @@ export class ExportsRepository {
         [scope.tenantId, scope.environment, identity.from, identity.to],
       );
       const builder = new ExportManifestBuilder();
-      const fetchRows = (): Promise<Array<{ account: AccountTuple | null; entry: EntryTuple | null }>> => {
-        const rows = manager.query(`FETCH FORWARD ${CURSOR_FETCH_ROWS} FROM ledger_export`);
-        // Awaited on the next turn; if hashing throws first, its failure is not an unhandled rejection.
-        rows.catch(() => undefined);
-        return rows;
-      };
-      let next = fetchRows();
-      for (;;) {
-        const rows = await next;
-        const more = rows.length === CURSOR_FETCH_ROWS;
-        // The database produces the next rows while these are hashed.
-        if (more) next = fetchRows();
+      const findings: LedgerFinding[] = [];
+      const add = (rows: ExportRow[]) => {
         for (const { account, entry } of rows) {
-          if (account !== null) builder.addAccount(balanceOf(account));
+          if (account !== null) {
+            const balance = balanceOf(account);
+            const finding = currencyExponentFinding(balance);
+            if (finding !== undefined) findings.push(finding);
+            builder.addAccount(balance);
+          }
           if (entry !== null) builder.addEntry(entryOf(entry));
         }
-        if (!more) break;
+      };
+      // The first row alone: it carries the findings (the same on every row), which may be large.
+      const first: ExportRow[] = await manager.query('FETCH FORWARD 1 FROM ledger_export');
+      findings.push(...(first[0]?.findings ?? []));
+      if (findings.length === 0) {
+        add(first);
+        await streamRows(manager, deadlineMs, add);
       }
       await manager.query('CLOSE ledger_export');
+      if (findings.length > 0) throw ledgerInconsistent(findings);
       return builder.manifest({ ...identity, createdAt });
     });
   }
@@ -161,6 +183,57 @@ export class ExportsRepository {
   }
 }
 
+/**
+ * Reads the rest of the export cursor, the next rows produced while these are hashed. Stops at
+ * the deadline: the caller has given up by then.
+ */
+async function streamRows(manager: EntityManager, deadlineMs: number, add: (rows: ExportRow[]) => void) {
+  const fetchRows = (): Promise<ExportRow[]> => {
+    const rows = manager.query(`FETCH FORWARD ${CURSOR_FETCH_ROWS} FROM ledger_export`);
+    // Awaited on the next turn; if hashing throws first, its failure is not an unhandled rejection.
+    rows.catch(() => undefined);
+    return rows;
+  };
+  let next = fetchRows();
+  for (;;) {
+    const rows = await next;
+    const more = rows.length === CURSOR_FETCH_ROWS;
+    if (more && Date.now() > deadlineMs) {
+      throw PlatformError.timeout('The export did not finish within the bus deadline', {
+        timeoutMs: MANIFEST_WORK_MS_MAX,
+      });
+    }
+    if (more) next = fetchRows();
+    add(rows);
+    if (!more) return;
+  }
+}
+
+/**
+ * Bounds what one manifest costs the database: each statement within the bus deadline, and one
+ * manifest per tenant at a time (CONFLICT for a second, which would only repeat the first's read).
+ */
+async function boundManifestWork(manager: EntityManager, tenantId: string): Promise<void> {
+  const [{ locked }] = await manager.query(
+    `SELECT set_config('statement_timeout', $1, true), set_config('application_name', $2, true),
+            pg_try_advisory_xact_lock(hashtextextended('strongroom.ledger-export:' || $3, 0)) AS locked`,
+    [String(MANIFEST_WORK_MS_MAX), EXPORT_APPLICATION_NAME, tenantId],
+  );
+  if (locked !== true) {
+    throw PlatformError.conflict('An export of this ledger is already being built; try again when it is done', {
+      reason: 'LEDGER_EXPORT_IN_PROGRESS',
+    });
+  }
+}
+
+/** CONFLICT: the books disagree with themselves (a superuser's edit, or a bug); nothing is signed. */
+function ledgerInconsistent(findings: LedgerFinding[]): PlatformError {
+  return PlatformError.conflict('The ledger is inconsistent: the export refuses to sign it', {
+    reason: 'LEDGER_INCONSISTENT',
+    findings: findings.slice(0, LEDGER_FINDINGS_MAX),
+  });
+}
+
 /** The database's clock, once the period has ended (an export never covers the future); VALIDATION before. */
 async function assertPeriodEnded(manager: EntityManager, to: string): Promise<string> {
   const [{ now }] = await manager.query("SELECT date_trunc('milliseconds', clock_timestamp()) AS now");
@@ -172,7 +245,9 @@ async function assertPeriodEnded(manager: EntityManager, to: string): Promise<st
 
 /**
  * Waits (bounded) until no other ledger transaction that began before `to` is open. The ledger's
- * connections share one role, and a role sees its own sessions in pg_stat_activity.
+ * connections share one role, and a role sees its own sessions in pg_stat_activity. Other
+ * exports' transactions are told apart by their application_name and not waited for: they write
+ * nothing (a long export of one tenant would otherwise hold up every other tenant's).
  */
 async function waitForTransactionsBefore(manager: EntityManager, to: string): Promise<void> {
   const deadline = Date.now() + IN_FLIGHT_WAIT_MS_MAX;
@@ -181,8 +256,9 @@ async function waitForTransactionsBefore(manager: EntityManager, to: string): Pr
     await manager.query('SELECT pg_stat_clear_snapshot()');
     const [{ open }] = await manager.query(
       `SELECT count(*)::int AS open FROM pg_stat_activity
-        WHERE datname = current_database() AND usename = current_user AND pid <> pg_backend_pid() AND xact_start < $1`,
-      [to],
+        WHERE datname = current_database() AND usename = current_user AND pid <> pg_backend_pid() AND xact_start < $1
+          AND application_name IS DISTINCT FROM $2`,
+      [to, EXPORT_APPLICATION_NAME],
     );
     if (open === 0) return;
     if (Date.now() >= deadline) {

@@ -1,5 +1,7 @@
 import {
   createLedgerExport,
+  getLedgerExportSigningKeys,
+  type LedgerExportSigningKey,
   listLedgerExportBalances,
   listLedgerExportEntries,
   type RequestContract,
@@ -89,15 +91,21 @@ export interface GatewayExportApiOptions {
   fetch?: typeof fetch;
 }
 
-/**
- * Through the gateway, as a tenant's auditor runs it:
- * POST /v1/tenants/:tenantId/ledger/exports {from, to}, and
- * GET  /v1/tenants/:tenantId/ledger/exports/{balances,entries}?from&to&limit&cursor.
- */
-export function ledgerExportApiOverGateway(options: GatewayExportApiOptions): LedgerExportApi {
+/** Reads a reply's JSON into what the call answers, or undefined when it is outside its contract. */
+type ReplyParser<T> = (payload: unknown) => T | undefined;
+
+const replyOf =
+  <C extends RequestContract>(contract: C): ReplyParser<ResponseOf<C>> =>
+  (payload) => {
+    const parsed = contract.response.safeParse(payload);
+    return parsed.success ? (parsed.data as ResponseOf<C>) : undefined;
+  };
+
+/** One gateway call with the caller's token: its reply as `parse` reads it, or a LedgerExportError. */
+function gatewayCaller(options: GatewayExportApiOptions) {
   const send = options.fetch ?? fetch;
   const base = options.gatewayUrl.replace(/\/+$/, '');
-  async function call<C extends RequestContract>(contract: C, method: 'GET' | 'POST', path: string, body?: unknown) {
+  return async <T>(parse: ReplyParser<T>, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
     const response = await send(`${base}${path}`, {
       method,
       headers: {
@@ -118,12 +126,23 @@ export function ledgerExportApiOverGateway(options: GatewayExportApiOptions): Le
         `${method} ${path} answered ${describeProblem(response.status, response.statusText, problem)}`,
       );
     }
-    const parsed = contract.response.safeParse(payload);
-    if (!parsed.success)
+    const parsed = parse(payload);
+    if (parsed === undefined)
       throw new LedgerExportError('EXPORT_REFUSED', `${method} ${path} answered outside its contract`);
-    return parsed.data as ResponseOf<C>;
-  }
-  const exportsOf = (tenantId: string) => `/v1/tenants/${encodeURIComponent(tenantId)}/ledger/exports`;
+    return parsed;
+  };
+}
+
+const tenantPath = (tenantId: string) => `/v1/tenants/${encodeURIComponent(tenantId)}`;
+
+/**
+ * Through the gateway, as a tenant's auditor runs it:
+ * POST /v1/tenants/:tenantId/ledger/exports {from, to}, and
+ * GET  /v1/tenants/:tenantId/ledger/exports/{balances,entries}?from&to&limit&cursor.
+ */
+export function ledgerExportApiOverGateway(options: GatewayExportApiOptions): LedgerExportApi {
+  const call = gatewayCaller(options);
+  const exportsOf = (tenantId: string) => `${tenantPath(tenantId)}/ledger/exports`;
   const pageQuery = (input: { from: string; to: string; limit?: number; cursor?: string }) =>
     new URLSearchParams({
       from: input.from,
@@ -132,10 +151,29 @@ export function ledgerExportApiOverGateway(options: GatewayExportApiOptions): Le
       ...(input.cursor !== undefined ? { cursor: input.cursor } : {}),
     }).toString();
   return {
-    create: ({ tenantId, from, to }) => call(createLedgerExport, 'POST', exportsOf(tenantId), { from, to }),
+    create: ({ tenantId, from, to }) => call(replyOf(createLedgerExport), 'POST', exportsOf(tenantId), { from, to }),
     balances: (input) =>
-      call(listLedgerExportBalances, 'GET', `${exportsOf(input.tenantId)}/balances?${pageQuery(input)}`),
+      call(replyOf(listLedgerExportBalances), 'GET', `${exportsOf(input.tenantId)}/balances?${pageQuery(input)}`),
     entries: (input) =>
-      call(listLedgerExportEntries, 'GET', `${exportsOf(input.tenantId)}/entries?${pageQuery(input)}`),
+      call(replyOf(listLedgerExportEntries), 'GET', `${exportsOf(input.tenantId)}/entries?${pageQuery(input)}`),
   };
+}
+
+/** Key versions a reply may list: a key rotated monthly for eight years is under 100. */
+export const LEDGER_EXPORT_SIGNING_KEYS_MAX = 100;
+
+/** The platform's export signing public keys: GET /v1/tenants/:tenantId/ledger/export-signing-keys. */
+export async function ledgerExportSigningKeysOverGateway(
+  options: GatewayExportApiOptions,
+  tenantId: string,
+): Promise<LedgerExportSigningKey[]> {
+  const path = `${tenantPath(tenantId)}/ledger/export-signing-keys`;
+  const { keys } = await gatewayCaller(options)(replyOf(getLedgerExportSigningKeys), 'GET', path);
+  if (keys.length > LEDGER_EXPORT_SIGNING_KEYS_MAX) {
+    throw new LedgerExportError(
+      'EXPORT_REFUSED',
+      `GET ${path} listed more than ${LEDGER_EXPORT_SIGNING_KEYS_MAX} keys`,
+    );
+  }
+  return keys;
 }

@@ -241,18 +241,23 @@ export async function reconcileAccounts(
 ): Promise<void> {
   const reconciliation = new AccountReconciliation(manifest, problems);
   const pending = entries[Symbol.asyncIterator]();
-  let next = await pending.next();
-  for await (const account of accounts) {
-    reconciliation.openAccount(account);
-    while (!next.done && next.value.accountId === account.accountId) {
-      reconciliation.entry(next.value);
-      next = await pending.next();
+  try {
+    let next = await pending.next();
+    for await (const account of accounts) {
+      reconciliation.openAccount(account);
+      while (!next.done && next.value.accountId === account.accountId) {
+        reconciliation.entry(next.value);
+        next = await pending.next();
+      }
     }
-  }
-  reconciliation.finish();
-  for (; !next.done; next = await pending.next()) {
-    problems.add(
-      `entry ${next.value.seq}: its account ${next.value.accountId} is not in balances.csv, or its entries are out of export order`,
-    );
+    reconciliation.finish();
+    for (; !next.done; next = await pending.next()) {
+      problems.add(
+        `entry ${next.value.seq}: its account ${next.value.accountId} is not in balances.csv, or its entries are out of export order`,
+      );
+    }
+  } finally {
+    // The entries' files are closed when the accounts' reading stops early.
+    await pending.return?.();
   }
 }

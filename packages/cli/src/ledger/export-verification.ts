@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import {
   canonicalJson,
   LEDGER_EXPORT_BALANCE_COLUMNS,
@@ -13,7 +12,6 @@ import {
   type LedgerExportBalance,
   type LedgerExportEntry,
   type LedgerExportManifest,
-  type LedgerExportSigningKey,
   ledgerExportBalanceCsvLine,
   ledgerExportBalanceSchema,
   ledgerExportCsvHeader,
@@ -21,30 +19,30 @@ import {
   ledgerExportEntryJsonLine,
   ledgerExportEntrySchema,
   ledgerExportManifestSchema,
-  ledgerExportSigningKeySchema,
   ledgerExportTrialBalanceCsvLine,
 } from '@strongroom/contracts';
-import { verifyWithPublicKeys } from '@strongroom/platform';
+import { LedgerExportError } from './export-api';
+import { boundedLinesOf, LineCounter } from './export-lines';
 import { ProblemList, reconcileAccounts } from './export-reconciliation';
+import {
+  checkSignature,
+  type LedgerExportKeyTrust,
+  type LedgerExportSignatureKey,
+  parseJson,
+} from './export-signature';
 import { TransferBalances, transferPassesFor } from './export-transfer-balances';
 
 /** A manifest is a few kilobytes (one line per currency); anything far bigger is not one. */
 const MANIFEST_BYTES_MAX = 1024 * 1024;
 
-export interface VerifyLedgerExportOptions {
-  /**
-   * The keys to trust, obtained apart from the export (the platform's published key). Without
-   * them the export's own public-key.json is used: that proves the files are what its key
-   * signed, not that the key is the platform's.
-   */
-  trustedKeys?: LedgerExportSigningKey[];
-}
+/** Which key to check the signature with: the platform's pinned keys, or (explicitly) the export's own. */
+export type VerifyLedgerExportOptions = LedgerExportKeyTrust;
 
 export interface LedgerExportVerification {
   ok: boolean;
   manifest: LedgerExportManifest | undefined;
   /** The key the signature was checked with; `pinned` when it came from `trustedKeys`. */
-  key: { name: string; version: number; pinned: boolean } | undefined;
+  key: LedgerExportSignatureKey | undefined;
   problems: string[];
   problemCount: number;
 }
@@ -53,13 +51,15 @@ export interface LedgerExportVerification {
  * Verifies an export directory without the ledger: the signature of manifest.json, the SHA-256
  * of every file, that the CSV and NDJSON renderings agree, and that the books reconcile (running
  * balances, opening + entries = closing, each transfer balanced, the trial balance per currency).
+ * It stops at the first failure of the signature or a digest: files nobody signed are not worth
+ * reconciling, and reading them is what a hostile export would want.
  */
 export async function verifyLedgerExport(
   dir: string,
-  options: VerifyLedgerExportOptions = {},
+  options: VerifyLedgerExportOptions,
 ): Promise<LedgerExportVerification> {
   const problems = new ProblemList();
-  const report = (manifest?: LedgerExportManifest, key?: LedgerExportVerification['key']) => ({
+  const report = (manifest?: LedgerExportManifest, key?: LedgerExportSignatureKey) => ({
     ok: problems.count === 0,
     manifest,
     key,
@@ -78,11 +78,31 @@ export async function verifyLedgerExport(
   }
   const bytes = await readFile(manifestPath);
   const key = await checkSignature(dir, bytes, options, problems);
+  if (key === undefined) return report();
   const manifest = parseManifest(bytes, problems);
   if (manifest === undefined) return report(undefined, key);
-  await checkDigests(dir, manifest, problems);
+  const entryLines = await checkDigests(dir, manifest, problems);
+  if (problems.count > 0) return report(manifest, key);
+  try {
+    await reconcileBooks(dir, manifest, entryLines, problems);
+  } catch (error) {
+    // A line too long to be an export's: named as a problem, the rest of the file unread.
+    if (!(error instanceof LedgerExportError)) throw error;
+    problems.add(error.message);
+  }
+  return report(manifest, key);
+}
+
+/** The books of files known to be the signed ones; `entryLines` is how many lines entries.ndjson holds. */
+async function reconcileBooks(
+  dir: string,
+  manifest: LedgerExportManifest,
+  entryLines: number,
+  problems: ProblemList,
+): Promise<void> {
+  // From the entries the file holds, not the count the manifest claims: a claimed 10^15 would be 2·10^9 passes.
+  const passes = transferPassesFor(entryLines);
   // The first share of the transfers is tallied while the accounts are reconciled; any other takes a pass of its own.
-  const passes = transferPassesFor(manifest.entries);
   const firstShare = new TransferBalances(0, passes, problems);
   const entries = tap(entriesOf(dir, problems), (entry) => firstShare.add(entry));
   await reconcileAccounts(manifest, accountsOf(dir, problems), entries, problems);
@@ -92,7 +112,6 @@ export async function verifyLedgerExport(
     for await (const entry of entriesOf(dir, undefined)) share.add(entry);
     share.finish();
   }
-  return report(manifest, key);
 }
 
 async function missingFiles(dir: string): Promise<string[]> {
@@ -108,33 +127,6 @@ async function missingFiles(dir: string): Promise<string[]> {
   return names.filter((_, index) => !present[index]);
 }
 
-async function checkSignature(
-  dir: string,
-  bytes: Buffer,
-  options: VerifyLedgerExportOptions,
-  problems: ProblemList,
-): Promise<LedgerExportVerification['key']> {
-  const signature = (await readFile(join(dir, LEDGER_EXPORT_FILES.signature), 'utf8')).trim();
-  const shipped = parseJson(await readFile(join(dir, LEDGER_EXPORT_FILES.publicKey), 'utf8'));
-  const ownKey = ledgerExportSigningKeySchema.safeParse(shipped);
-  if (options.trustedKeys === undefined && !ownKey.success) {
-    problems.add(`${LEDGER_EXPORT_FILES.publicKey} is not a signing key`);
-    return undefined;
-  }
-  const keys = options.trustedKeys ?? [ownKey.data as LedgerExportSigningKey];
-  const version = Number(/^[a-z]+:v([0-9]+):/.exec(signature)?.[1]);
-  const key = keys.find((candidate) => candidate.version === version);
-  const transitKeys = keys.map((candidate) => ({ ...candidate, createdTime: '' }));
-  if (key === undefined || !verifyWithPublicKeys(transitKeys, bytes, signature)) {
-    problems.add(
-      `${LEDGER_EXPORT_FILES.signature} is not a valid signature of ${LEDGER_EXPORT_FILES.manifest} by ` +
-        (options.trustedKeys === undefined ? 'the key of the export' : 'any of the trusted keys'),
-    );
-    return undefined;
-  }
-  return { name: key.name, version: key.version, pinned: options.trustedKeys !== undefined };
-}
-
 function parseManifest(bytes: Buffer, problems: ProblemList): LedgerExportManifest | undefined {
   const parsed = ledgerExportManifestSchema.safeParse(parseJson(bytes.toString('utf8')));
   if (!parsed.success) {
@@ -144,49 +136,61 @@ function parseManifest(bytes: Buffer, problems: ProblemList): LedgerExportManife
   // The signed bytes are the canonical form: nothing else may hide in the file.
   if (canonicalJson(parsed.data) !== bytes.toString('utf8')) {
     problems.add(`${LEDGER_EXPORT_FILES.manifest} is not in canonical form`);
+    return undefined;
   }
   return parsed.data;
 }
 
-async function checkDigests(dir: string, manifest: LedgerExportManifest, problems: ProblemList): Promise<void> {
+/** Checks each file's SHA-256 and size against the manifest; returns the lines entries.ndjson holds. */
+async function checkDigests(dir: string, manifest: LedgerExportManifest, problems: ProblemList): Promise<number> {
+  let entryLines = 0;
   for (const name of LEDGER_EXPORT_DIGESTED_FILES) {
     const hash = createHash('sha256');
+    const lines = new LineCounter();
     let bytes = 0;
-    for await (const chunk of createReadStream(join(dir, name))) {
-      hash.update(chunk as Buffer);
-      bytes += (chunk as Buffer).length;
+    for await (const chunk of createReadStream(join(dir, name)) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      lines.add(chunk);
+      bytes += chunk.length;
     }
     const signed = manifest.files[name];
     if (hash.digest('hex') !== signed.sha256 || bytes !== signed.bytes) {
       problems.add(`${name}: its SHA-256 is not the one the manifest signed (the file was altered or cut short)`);
     }
+    if (name === LEDGER_EXPORT_FILES.entriesNdjson) entryLines = lines.lines;
   }
+  return entryLines;
 }
 
 /** balances.csv, row by row, each checked against its trial-balance.csv line. */
 async function* accountsOf(dir: string, problems: ProblemList): AsyncGenerator<LedgerExportBalance> {
   const trial = linesOf(dir, LEDGER_EXPORT_FILES.trialBalanceCsv, problems, LEDGER_EXPORT_TRIAL_BALANCE_COLUMNS);
-  for await (const { line, number } of linesOf(
-    dir,
-    LEDGER_EXPORT_FILES.balancesCsv,
-    problems,
-    LEDGER_EXPORT_BALANCE_COLUMNS,
-  )) {
-    const trialLine = await trial.next();
-    const account = balanceOfCsv(line);
-    if (account === undefined) {
-      problems.add(`${LEDGER_EXPORT_FILES.balancesCsv} line ${number}: not a canonical balance row`);
-      continue;
+  try {
+    for await (const { line, number } of linesOf(
+      dir,
+      LEDGER_EXPORT_FILES.balancesCsv,
+      problems,
+      LEDGER_EXPORT_BALANCE_COLUMNS,
+    )) {
+      const trialLine = await trial.next();
+      const account = balanceOfCsv(line);
+      if (account === undefined) {
+        problems.add(`${LEDGER_EXPORT_FILES.balancesCsv} line ${number}: not a canonical balance row`);
+        continue;
+      }
+      if (trialLine.done || `${trialLine.value.line}\r\n` !== ledgerExportTrialBalanceCsvLine(account)) {
+        problems.add(
+          `${LEDGER_EXPORT_FILES.trialBalanceCsv} line ${number}: not the trial balance of account ${account.code}`,
+        );
+      }
+      yield account;
     }
-    if (trialLine.done || `${trialLine.value.line}\r\n` !== ledgerExportTrialBalanceCsvLine(account)) {
-      problems.add(
-        `${LEDGER_EXPORT_FILES.trialBalanceCsv} line ${number}: not the trial balance of account ${account.code}`,
-      );
+    for (let rest = await trial.next(); !rest.done; rest = await trial.next()) {
+      problems.add(`${LEDGER_EXPORT_FILES.trialBalanceCsv} line ${rest.value.number}: no account of balances.csv`);
     }
-    yield account;
-  }
-  for (let rest = await trial.next(); !rest.done; rest = await trial.next()) {
-    problems.add(`${LEDGER_EXPORT_FILES.trialBalanceCsv} line ${rest.value.number}: no account of balances.csv`);
+  } finally {
+    // Closes the file when reading stops early (a line too long, a consumer that gave up).
+    await trial.return(undefined);
   }
 }
 
@@ -196,25 +200,31 @@ async function* accountsOf(dir: string, problems: ProblemList): AsyncGenerator<L
  */
 async function* entriesOf(dir: string, problems: ProblemList | undefined): AsyncGenerator<LedgerExportEntry> {
   const csv = problems && linesOf(dir, LEDGER_EXPORT_FILES.entriesCsv, problems, LEDGER_EXPORT_ENTRY_COLUMNS);
-  for await (const { line, number } of linesOf(dir, LEDGER_EXPORT_FILES.entriesNdjson, problems)) {
-    const csvLine = await csv?.next();
-    const parsed = ledgerExportEntrySchema.safeParse(parseJson(line));
-    if (!parsed.success || `${line}\n` !== ledgerExportEntryJsonLine(parsed.data)) {
-      problems?.add(`${LEDGER_EXPORT_FILES.entriesNdjson} line ${number}: not a canonical entry`);
-      continue;
+  try {
+    for await (const { line, number } of linesOf(dir, LEDGER_EXPORT_FILES.entriesNdjson, problems)) {
+      const csvLine = await csv?.next();
+      const parsed = ledgerExportEntrySchema.safeParse(parseJson(line));
+      if (!parsed.success || `${line}\n` !== ledgerExportEntryJsonLine(parsed.data)) {
+        problems?.add(`${LEDGER_EXPORT_FILES.entriesNdjson} line ${number}: not a canonical entry`);
+        continue;
+      }
+      if (
+        csvLine !== undefined &&
+        (csvLine.done || `${csvLine.value.line}\r\n` !== ledgerExportEntryCsvLine(parsed.data))
+      ) {
+        problems?.add(
+          `${LEDGER_EXPORT_FILES.entriesCsv} line ${number + 1}: not entry ${parsed.data.seq} of the NDJSON`,
+        );
+      }
+      yield parsed.data;
     }
-    if (
-      csvLine !== undefined &&
-      (csvLine.done || `${csvLine.value.line}\r\n` !== ledgerExportEntryCsvLine(parsed.data))
-    ) {
-      problems?.add(`${LEDGER_EXPORT_FILES.entriesCsv} line ${number + 1}: not entry ${parsed.data.seq} of the NDJSON`);
+    if (csv !== undefined) {
+      for (let rest = await csv.next(); !rest.done; rest = await csv.next()) {
+        problems?.add(`${LEDGER_EXPORT_FILES.entriesCsv} line ${rest.value.number}: no entry of the NDJSON`);
+      }
     }
-    yield parsed.data;
-  }
-  if (csv !== undefined) {
-    for (let rest = await csv.next(); !rest.done; rest = await csv.next()) {
-      problems?.add(`${LEDGER_EXPORT_FILES.entriesCsv} line ${rest.value.number}: no entry of the NDJSON`);
-    }
+  } finally {
+    await csv?.return(undefined);
   }
 }
 
@@ -225,21 +235,14 @@ async function* linesOf(
   problems: ProblemList | undefined,
   header?: readonly string[],
 ): AsyncGenerator<{ line: string; number: number }> {
-  const input = createReadStream(join(dir, name), { encoding: 'utf8' });
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   let number = 0;
-  try {
-    for await (const line of lines) {
-      number += 1;
-      if (header !== undefined && number === 1) {
-        if (`${line}\r\n` !== ledgerExportCsvHeader(header)) problems?.add(`${name}: its header is not the format's`);
-        continue;
-      }
-      yield { line, number };
+  for await (const line of boundedLinesOf(join(dir, name), name)) {
+    number += 1;
+    if (header !== undefined && number === 1) {
+      if (`${line}\r\n` !== ledgerExportCsvHeader(header)) problems?.add(`${name}: its header is not the format's`);
+      continue;
     }
-  } finally {
-    lines.close();
-    input.destroy();
+    yield { line, number };
   }
 }
 
@@ -271,12 +274,4 @@ function balanceOfCsv(line: string): LedgerExportBalance | undefined {
   });
   if (!parsed.success || ledgerExportBalanceCsvLine(parsed.data) !== `${line}\r\n`) return undefined;
   return parsed.data;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

@@ -79,6 +79,7 @@ export async function writeLedgerExport(options: WriteLedgerExportOptions): Prom
     from: options.from,
     to: options.to,
   });
+  checkPeriod(manifest, options);
   const bytes = Buffer.from(canonicalJson(manifest), 'utf8');
   const keys = [{ version: signingKey.version, publicKey: signingKey.publicKey, createdTime: '' }];
   // The manifest came through JSON: if its canonical bytes were not what the key signed, say so now, not at verification.
@@ -97,14 +98,14 @@ export async function writeLedgerExport(options: WriteLedgerExportOptions): Prom
   try {
     await balancesCsv.write(ledgerExportCsvHeader(LEDGER_EXPORT_BALANCE_COLUMNS));
     await trialBalanceCsv.write(ledgerExportCsvHeader(LEDGER_EXPORT_TRIAL_BALANCE_COLUMNS));
-    await eachPage(manifest.accounts, async (cursor) => {
+    await eachPage(manifest.accounts, limit, async (cursor) => {
       const page = await api.balances({ ...period, ...(cursor !== undefined ? { cursor } : {}) });
       await balancesCsv.write(page.accounts.map(ledgerExportBalanceCsvLine).join(''));
       await trialBalanceCsv.write(page.accounts.map(ledgerExportTrialBalanceCsvLine).join(''));
       return { rows: page.accounts.length, nextCursor: page.nextCursor };
     });
     await entriesCsv.write(ledgerExportCsvHeader(LEDGER_EXPORT_ENTRY_COLUMNS));
-    await eachPage(manifest.entries, async (cursor) => {
+    await eachPage(manifest.entries, limit, async (cursor) => {
       const page = await api.entries({ ...period, ...(cursor !== undefined ? { cursor } : {}) });
       await entriesCsv.write(page.entries.map(ledgerExportEntryCsvLine).join(''));
       await entriesNdjson.write(page.entries.map(ledgerExportEntryJsonLine).join(''));
@@ -133,21 +134,57 @@ export async function writeLedgerExport(options: WriteLedgerExportOptions): Prom
 }
 
 /**
- * Follows `nextCursor` to the last page, and no further than the rows the manifest counts: a
- * ledger that keeps answering is a mismatch, not an endless loop.
+ * The manifest is of the period asked for: a ledger (or a gateway) answering with another
+ * tenant's or another period's signed manifest would otherwise be written as this one.
+ */
+function checkPeriod(manifest: LedgerExportManifest, asked: { tenantId: string; from: string; to: string }): void {
+  // The ledger normalizes the bounds (any ISO 8601 offset → UTC milliseconds): compare instants, not strings.
+  const sameInstant = (signed: string, requested: string) => Date.parse(signed) === Date.parse(requested);
+  if (
+    manifest.tenantId !== asked.tenantId ||
+    !sameInstant(manifest.from, asked.from) ||
+    !sameInstant(manifest.to, asked.to)
+  ) {
+    throw new LedgerExportError(
+      'EXPORT_UNREADABLE',
+      `The signed manifest is of tenant ${manifest.tenantId}, ${manifest.from} to ${manifest.to}: ` +
+        `not the export asked for (tenant ${asked.tenantId}, ${asked.from} to ${asked.to})`,
+    );
+  }
+}
+
+/**
+ * Follows `nextCursor` to the last page, and no further than the rows the manifest counts fill
+ * (ceil(rows/limit) pages, and one more for an empty last page): a ledger that keeps answering,
+ * or whose cursor does not move, is a mismatch, not an endless loop.
  */
 async function eachPage(
   rowsSigned: number,
+  limit: number,
   fetchPage: (cursor: string | undefined) => Promise<{ rows: number; nextCursor: string | null }>,
 ): Promise<void> {
+  const pagesMax = Math.ceil(rowsSigned / limit) + 1;
   let cursor: string | undefined;
   let rows = 0;
-  do {
+  for (let pages = 1; ; pages += 1) {
     const page = await fetchPage(cursor);
     rows += page.rows;
-    cursor = page.nextCursor ?? undefined;
     if (rows > rowsSigned) {
       throw new LedgerExportError('EXPORT_CHANGED', 'The ledger returned more rows than the signed manifest counts');
     }
-  } while (cursor !== undefined);
+    if (page.nextCursor === null) return;
+    if (page.rows === 0 || page.nextCursor === cursor) {
+      throw new LedgerExportError(
+        'EXPORT_UNREADABLE',
+        `The ledger's cursor did not advance (page ${pages}: ${page.rows} rows, next cursor ${page.nextCursor})`,
+      );
+    }
+    if (pages >= pagesMax) {
+      throw new LedgerExportError(
+        'EXPORT_CHANGED',
+        `The ledger offered a page beyond the ${pagesMax} that the signed manifest's ${rowsSigned} rows fill`,
+      );
+    }
+    cursor = page.nextCursor;
+  }
 }
