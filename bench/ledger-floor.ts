@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { TRANSFERS_PER_EVENT_MAX, transfersApplied } from '@strongroom/contracts';
+import type { OutboxRow } from '@strongroom/platform';
 import { createTestDatabase, type TestDatabase } from '@strongroom/testing';
 import { Pool, type PoolClient } from 'pg';
 import { migrations as ledgerMigrations } from '../apps/ledger/migrations';
@@ -32,8 +33,8 @@ const ACTOR = 'bench-floor';
  * migrated with the ledger's migrations (same tables, indexes, checks, row-level security, runtime
  * role), so no outbox relay publishes its rows and the service's tables are not grown by it.
  * Per batch, one transaction: tenant context, look for existing ids, lock the accounts in id
- * order, write transfers, entries and balances with the service's own statement (batch-writes.ts:
- * data-modifying CTEs over unnest arrays), insert the outbox row(s).
+ * order, write transfers, entries, balances and the outbox row(s) with the service's own statement
+ * (batch-writes.ts: data-modifying CTEs over unnest arrays).
  */
 export class PostgresLedgerFloor {
   readonly tenantId = randomUUID();
@@ -95,11 +96,16 @@ export class PostgresLedgerFloor {
       const entries = entriesOf(transfers, balances);
       // The very statement the service sends (batch-writes.ts), built from what the floor computed.
       const write = batchWriteOf(
-        { tenantId: this.tenantId, environment: ENVIRONMENT, at, actorOf: () => ACTOR },
+        {
+          tenantId: this.tenantId,
+          environment: ENVIRONMENT,
+          at,
+          actorOf: () => ACTOR,
+          events: this.outboxRowsOf(transfers, at),
+        },
         floorOutcomeOf(transfers, entries, balances),
       );
       await client.query(write.sql, write.parameters);
-      await this.insertOutboxRows(client, transfers, at);
     });
   }
 
@@ -123,15 +129,15 @@ export class PostgresLedgerFloor {
     }
   }
 
-  /** The ledger's events, written as the service writes them: one outbox row per 1,000 transfers. */
-  private async insertOutboxRows(client: PoolClient, transfers: readonly BenchTransfer[], at: string): Promise<void> {
-    const rows: unknown[] = [];
+  /** The ledger's events as the service writes them (one outbox row per 1,000 transfers), not validated: the floor trusts itself. */
+  private outboxRowsOf(transfers: readonly BenchTransfer[], at: string): OutboxRow[] {
+    const rows: OutboxRow[] = [];
     for (let start = 0; start < transfers.length; start += TRANSFERS_PER_EVENT_MAX) {
       const chunk = transfers.slice(start, start + TRANSFERS_PER_EVENT_MAX);
-      rows.push(
-        randomUUID(),
-        transfersApplied.subject,
-        JSON.stringify({
+      rows.push({
+        id: randomUUID(),
+        subject: transfersApplied.subject,
+        payload: JSON.stringify({
           tenantId: this.tenantId,
           environment: ENVIRONMENT,
           occurredAt: at,
@@ -146,18 +152,11 @@ export class PostgresLedgerFloor {
             actor: ACTOR,
           })),
         }),
-        '{}',
-        this.tenantId,
-      );
+        headers: '{}',
+        tenantId: this.tenantId,
+      });
     }
-    const values = Array.from(
-      { length: rows.length / 5 },
-      (_, i) => `($${i * 5 + 1}, $${i * 5 + 2}, $${i * 5 + 3}::jsonb, $${i * 5 + 4}::jsonb, $${i * 5 + 5})`,
-    );
-    await client.query(
-      `INSERT INTO outbox (id, subject, payload, headers, tenant_id) VALUES ${values.join(', ')}`,
-      rows,
-    );
+    return rows;
   }
 }
 

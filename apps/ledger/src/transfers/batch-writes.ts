@@ -1,3 +1,4 @@
+import type { OutboxRow } from '@strongroom/platform';
 import type { AccountState, AppliedTransfer, Leg, OpenPending } from './ledger-state';
 import type { BatchOutcome } from './transfer-engine';
 
@@ -33,11 +34,13 @@ export interface BatchWriteContext {
   /** The batch's time (ISO 8601): every transfer and entry it writes carries it. */
   at: string;
   actorOf(transferId: string): string;
+  /** The batch's audit events (outboxRowsOf), written by the same statement. */
+  events: readonly OutboxRow[];
 }
 
 /**
  * Every row a batch writes — transfers, entries, balances, opened and resolved pending
- * transfers — as ONE statement of data-modifying CTEs over unnest arrays: one round trip while
+ * transfers, its audit events — as ONE statement of data-modifying CTEs over unnest arrays: one round trip while
  * the accounts are locked, however many transfers the batch holds. The parts touch different
  * rows, so running them in one statement (one snapshot) changes nothing but the round trips.
  */
@@ -53,6 +56,7 @@ export function batchWriteOf(
     insertEntries(parameters, tenant, at, outcome.applied),
     updateBalances(parameters, tenant, at, outcome.changedAccounts),
     ...(outcome.openedPendings.length > 0 ? [openPendings(parameters, context, tenant, outcome.openedPendings)] : []),
+    ...(context.events.length > 0 ? [insertEvents(parameters, context.events)] : []),
     ...(outcome.resolvedPendings.length > 0
       ? [
           `DELETE FROM ledger_open_pendings WHERE tenant_id = ${tenant}
@@ -157,5 +161,21 @@ function openPendings(
      SELECT ${tenant}, ${parameters.add(context.environment)}, id, expires_at
        FROM unnest(${parameters.add(pendings.map((p) => p.id))}::uuid[], ${parameters.add(expiries)}::timestamptz[])
          AS p (id, expires_at)
+     RETURNING 1`;
+}
+
+function insertEvents(parameters: Parameters, events: readonly OutboxRow[]): string {
+  const column = (pick: (row: OutboxRow) => string | null, type: string) =>
+    `${parameters.add(events.map(pick))}::${type}[]`;
+  return `INSERT INTO outbox (id, subject, payload, headers, tenant_id)
+     SELECT id, subject, payload, headers, tenant_id
+       FROM unnest(${[
+         column((e) => e.id, 'uuid'),
+         column((e) => e.subject, 'text'),
+         column((e) => e.payload, 'jsonb'),
+         column((e) => e.headers, 'jsonb'),
+         column((e) => e.tenantId, 'uuid'),
+       ].join(', ')}) WITH ORDINALITY AS o (id, subject, payload, headers, tenant_id, n)
+      ORDER BY n
      RETURNING 1`;
 }

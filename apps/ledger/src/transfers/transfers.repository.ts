@@ -8,7 +8,7 @@ import {
   type TransferType,
   transfersApplied,
 } from '@strongroom/contracts';
-import { enqueueEvents, PlatformError, RegionalDatabases } from '@strongroom/platform';
+import { outboxRowsOf, PlatformError, RegionalDatabases } from '@strongroom/platform';
 import type { EntityManager } from 'typeorm';
 import type { LedgerScope } from '../ledger-scope';
 import { batchWriteOf, type StoredLeg, storedLegs } from './batch-writes';
@@ -32,7 +32,8 @@ interface TransferStateRow {
   id: string;
   environment: Environment;
   type: TransferType;
-  fingerprint: Buffer;
+  /** SHA-256 hex. */
+  fingerprint: string;
   legs: StoredLeg[];
   open_legs: StoredLeg[] | null;
   expires_at: Date | null;
@@ -127,25 +128,31 @@ async function applyInTransaction(
   const { tenantId } = scope;
   const commands = batch.map(({ command }) => command);
   const references = referencedTransferIds(commands);
-  // Unlocked first read: the batch's own ids (retries) and, to learn which accounts they touch,
-  // the pending and reversed transfers it names.
-  const states = await readTransferStates(manager, tenantId, [
-    ...new Set([...commands.map((c) => c.id), ...references]),
-  ]);
-  const accountIds = new Set<string>();
+  const ownIds = [...new Set(commands.map((command) => command.id))];
+  const postingAccounts = new Set<string>();
   for (const command of commands) {
     if ('postings' in command && command.postings)
-      for (const posting of command.postings) accountIds.add(posting.accountId);
+      for (const posting of command.postings) postingAccounts.add(posting.accountId);
   }
-  for (const id of references) {
-    const state = states.get(id);
-    if (state) for (const leg of state.open_legs ?? state.legs) accountIds.add(leg.accountId);
-  }
-  const accounts = await lockAccounts(manager, scope, [...accountIds].sort());
-  // Whoever posts, voids, expires or reverses a transfer holds its accounts' locks, which are
-  // now ours: read their state again, current this time. (An id inserted meanwhile by another
-  // batch fails our insert on the primary key, and applyBatch runs the batch again.)
-  if (references.length > 0) {
+  let accounts: AccountRow[];
+  let states: Map<string, TransferStateRow>;
+  if (references.length === 0) {
+    // The common batch names no pending or reversed transfer: its accounts are known from its
+    // postings, and the check for its own ids (retries) rides on the locking statement.
+    ({ accounts, states } = await lockAccountsReadingIds(manager, scope, [...postingAccounts].sort(), ownIds));
+  } else {
+    // Unlocked first read: the batch's own ids and, to learn which accounts they touch, the
+    // pending and reversed transfers it names.
+    states = await readTransferStates(manager, tenantId, [...new Set([...ownIds, ...references])]);
+    const accountIds = new Set(postingAccounts);
+    for (const id of references) {
+      const state = states.get(id);
+      if (state) for (const leg of state.open_legs ?? state.legs) accountIds.add(leg.accountId);
+    }
+    accounts = await lockAccounts(manager, scope, [...accountIds].sort());
+    // Whoever posts, voids, expires or reverses a transfer holds its accounts' locks, which are
+    // now ours: read their state again, current this time. (An id inserted meanwhile by another
+    // batch fails our insert on the primary key, and applyBatch runs the batch again.)
     for (const [id, state] of await readTransferStates(manager, tenantId, references)) {
       // Created by a concurrent batch after the first read: its accounts are not locked; start over.
       if (!states.has(id)) throw new StaleBatchView();
@@ -207,7 +214,7 @@ async function readTransferStates(
   ids: readonly string[],
 ): Promise<Map<string, TransferStateRow>> {
   const rows: TransferStateRow[] = await manager.query(
-    `SELECT t.id, t.environment, t.type, t.fingerprint, t.legs,
+    `SELECT t.id, t.environment, t.type, encode(t.fingerprint, 'hex') AS fingerprint, t.legs,
             CASE WHEN o.transfer_id IS NOT NULL THEN t.legs END AS open_legs, o.expires_at,
             (SELECT r.type FROM ledger_transfers r WHERE r.tenant_id = t.tenant_id AND r.pending_id = t.id) AS resolution,
             EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.tenant_id = t.tenant_id AND r.reverses_id = t.id) AS reversed
@@ -234,6 +241,50 @@ async function lockAccounts(manager: EntityManager, scope: LedgerScope, ids: rea
         FOR UPDATE`,
     [scope.tenantId, scope.environment, ids],
   );
+}
+
+/**
+ * lockAccounts and the batch's own ids already stored, in one round trip: the ids ride on one
+ * row of the locking statement (once, not per account). With no account found, they are read apart.
+ */
+async function lockAccountsReadingIds(
+  manager: EntityManager,
+  scope: LedgerScope,
+  accountIds: readonly string[],
+  ownIds: readonly string[],
+): Promise<{ accounts: AccountRow[]; states: Map<string, TransferStateRow> }> {
+  const rows: Array<AccountRow & { stored: string | null }> =
+    accountIds.length === 0
+      ? []
+      : await manager.query(
+          `SELECT a.*, CASE WHEN row_number() OVER () = 1 THEN (
+                    SELECT coalesce(json_agg(json_build_object('id', t.id, 'environment', t.environment,
+                             'type', t.type, 'fingerprint', encode(t.fingerprint, 'hex'), 'legs', t.legs)), '[]')::text
+                      FROM ledger_transfers t WHERE t.tenant_id = $1 AND t.id = ANY($4::uuid[])) END AS stored
+             FROM (SELECT id, currency, closed_at IS NOT NULL AS closed,
+                          debits_must_not_exceed_credits, credits_must_not_exceed_debits,
+                          debits_posted, credits_posted, debits_pending, credits_pending,
+                          (extract(epoch FROM last_entry_at) * 1000)::float8 AS last_entry_ms,
+                          (extract(epoch FROM date_trunc('milliseconds', clock_timestamp())) * 1000)::float8 AS clock_ms
+                     FROM ledger_accounts
+                    WHERE tenant_id = $1 AND environment = $2 AND id = ANY($3::uuid[])
+                    ORDER BY id
+                      FOR UPDATE) a`,
+          [scope.tenantId, scope.environment, accountIds, ownIds],
+        );
+  const carrier = rows.find((row) => row.stored !== null);
+  if (carrier === undefined)
+    return { accounts: rows, states: await readTransferStates(manager, scope.tenantId, ownIds) };
+  const stored = JSON.parse(carrier.stored as string) as Array<
+    Pick<TransferStateRow, 'id' | 'environment' | 'type' | 'fingerprint' | 'legs'>
+  >;
+  const states = new Map(
+    stored.map((row) => [
+      row.id,
+      { ...row, open_legs: null, expires_at: null, resolution: null, reversed: false } satisfies TransferStateRow,
+    ]),
+  );
+  return { accounts: rows, states };
 }
 
 async function databaseClockMs(manager: EntityManager): Promise<number> {
@@ -264,7 +315,7 @@ function viewOf(
   };
   for (const state of states.values()) {
     const visible = state.environment === scope.environment;
-    if (own.has(state.id)) view.existing.set(state.id, visible ? state.fingerprint.toString('hex') : OTHER_ENVIRONMENT);
+    if (own.has(state.id)) view.existing.set(state.id, visible ? state.fingerprint : OTHER_ENVIRONMENT);
     if (!visible) continue;
     if (state.type === 'pending') {
       const outcome = state.resolution ? RESOLUTION_OUTCOMES[state.resolution] : undefined;
@@ -313,11 +364,6 @@ async function writeOutcome(
   const { tenantId } = scope;
   const at = new Date(nowMs).toISOString();
   const actors = new Map(batch.map(({ command, actor }) => [command.id, actor]));
-  const write = batchWriteOf(
-    { tenantId, environment: scope.environment, at, actorOf: (id) => actors.get(id) ?? 'ledger' },
-    outcome,
-  );
-  await manager.query(write.sql, write.parameters);
   const chunks: Array<{ tenantId: string; payload: PayloadOf<typeof transfersApplied> }> = [];
   for (let start = 0; start < outcome.applied.length; start += TRANSFERS_PER_EVENT_MAX) {
     const transfers = outcome.applied.slice(start, start + TRANSFERS_PER_EVENT_MAX).map((transfer) => ({
@@ -332,7 +378,17 @@ async function writeOutcome(
     }));
     chunks.push({ tenantId, payload: { tenantId, environment: scope.environment, occurredAt: at, transfers } });
   }
-  await enqueueEvents(manager, transfersApplied, chunks);
+  const write = batchWriteOf(
+    {
+      tenantId,
+      environment: scope.environment,
+      at,
+      actorOf: (id) => actors.get(id) ?? 'ledger',
+      events: outboxRowsOf(transfersApplied, chunks),
+    },
+    outcome,
+  );
+  await manager.query(write.sql, write.parameters);
 }
 
 interface TransferRow {

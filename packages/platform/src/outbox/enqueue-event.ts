@@ -39,6 +39,42 @@ export async function enqueueEvent<C extends EventContract>(
 /** A multi-row INSERT stays well under Postgres's 65,535 parameters (5 a row). */
 export const ENQUEUE_BATCH_ROWS_MAX = 1_000;
 
+/** An outbox row ready to insert: validated payload and trace headers as JSON text. */
+export interface OutboxRow {
+  id: string;
+  subject: string;
+  payload: string;
+  headers: string;
+  tenantId: string | null;
+}
+
+/**
+ * The outbox rows of many events of one contract, each payload checked first (one invalid
+ * payload: VALIDATION, nothing to write), with the current trace context. For a service that
+ * writes them in a statement of its own (the ledger's one-statement batch); enqueueEvents writes them.
+ */
+export function outboxRowsOf<C extends EventContract>(
+  contract: C,
+  events: ReadonlyArray<{ payload: PayloadOf<C>; tenantId?: string }>,
+): OutboxRow[] {
+  const headers: Record<string, string> = {};
+  injectTraceHeaders(headers);
+  const headersJson = JSON.stringify(headers);
+  return events.map((event) => {
+    const parsed = contract.payload.safeParse(event.payload);
+    if (!parsed.success) {
+      throw PlatformError.validation(`Invalid ${contract.subject} event`, { issues: validationIssuesOf(parsed.error) });
+    }
+    return {
+      id: randomUUID(),
+      subject: contract.subject,
+      payload: JSON.stringify(parsed.data),
+      headers: headersJson,
+      tenantId: event.tenantId ?? null,
+    };
+  });
+}
+
 /**
  * Writes many events of one contract to the outbox in one statement, in the caller's
  * transaction (high-rate records such as token issuance). Every payload is checked first; one
@@ -52,27 +88,13 @@ export async function enqueueEvents<C extends EventContract>(
   if (events.length === 0) return [];
   if (events.length > ENQUEUE_BATCH_ROWS_MAX)
     throw PlatformError.validation(`At most ${ENQUEUE_BATCH_ROWS_MAX} events in one batch`);
-  const headers: Record<string, string> = {};
-  injectTraceHeaders(headers);
-  const rows = events.map((event) => {
-    const parsed = contract.payload.safeParse(event.payload);
-    if (!parsed.success) {
-      throw PlatformError.validation(`Invalid ${contract.subject} event`, { issues: validationIssuesOf(parsed.error) });
-    }
-    return [
-      randomUUID(),
-      contract.subject,
-      JSON.stringify(parsed.data),
-      JSON.stringify(headers),
-      event.tenantId ?? null,
-    ];
-  });
+  const rows = outboxRowsOf(contract, events);
   const values = rows.map(
     (_, i) => `($${i * 5 + 1}, $${i * 5 + 2}, $${i * 5 + 3}::jsonb, $${i * 5 + 4}::jsonb, $${i * 5 + 5})`,
   );
   await manager.query(
     `INSERT INTO outbox (id, subject, payload, headers, tenant_id) VALUES ${values.join(', ')}`,
-    rows.flat(),
+    rows.flatMap((row) => [row.id, row.subject, row.payload, row.headers, row.tenantId]),
   );
-  return rows.map((row) => row[0] as string);
+  return rows.map((row) => row.id);
 }
