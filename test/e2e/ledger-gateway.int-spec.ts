@@ -504,7 +504,16 @@ describe('the ledger through the gateway', () => {
       expectProblem(await sandbox.call('POST', '/transfer-batches', { body: { transfers } }), 400, 'VALIDATION');
     const badAccount = { code: 'x', name: 'x', currency: 'XYZ', type: 'asset' };
     expectProblem(await sandbox.call('POST', '/accounts', { body: badAccount }), 400, 'VALIDATION');
-    for (const query of ['/accounts?limit=abc', '/accounts?limit=0', `/accounts/${wallet.id}/balance?asOf=yesterday`])
+    const tomorrow = encodeURIComponent(new Date(Date.now() + 86_400_000).toISOString());
+    for (const query of [
+      '/accounts?limit=abc',
+      '/accounts?limit=0',
+      `/accounts/${wallet.id}/balance?asOf=yesterday`,
+      // A balance is known up to now; year 0000 or a cursor over bigint never reaches Postgres.
+      `/accounts/${wallet.id}/balance?asOf=${tomorrow}`,
+      `/accounts/${wallet.id}/balance?asOf=0000-06-01T00:00:00Z`,
+      `/accounts/${wallet.id}/entries?cursor=9999999999999999999`,
+    ])
       expectProblem(await sandbox.call('GET', query), 400, 'VALIDATION');
     expectProblem(await sandbox.call('GET', `/transfers/${valid.id}`), 404, 'NOT_FOUND');
     expect(await sandbox.balances(wallet.id)).toEqual({ ...ZERO, creditsPosted: '1000' });

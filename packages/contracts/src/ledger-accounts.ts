@@ -25,7 +25,11 @@ export const ledgerInstantSchema = z.iso.datetime({ offset: true }).refine((valu
 export const entrySeqSchema = z
   .string()
   .regex(/^[1-9][0-9]{0,18}$/)
-  .refine((value) => BigInt(value) <= 9_223_372_036_854_775_807n, 'a cursor is at most 9223372036854775807');
+  // Refinements run after a failed regex in zod 4: only a well-formed value is turned into a bigint.
+  .refine(
+    (value) => !/^[0-9]+$/.test(value) || BigInt(value) <= 9_223_372_036_854_775_807n,
+    'a cursor is at most 9223372036854775807',
+  );
 
 export const ledgerAccountIdSchema = z.uuid().toLowerCase();
 
@@ -208,12 +212,9 @@ export const listLedgerEntries = defineRequest({
       accountId: ledgerAccountIdSchema,
       limit: z.number().int().min(1).max(LEDGER_PAGE_LIMIT_MAX).default(LEDGER_PAGE_LIMIT_DEFAULT),
       /** The `nextCursor` of the previous page. */
-      cursor: z
-        .string()
-        .regex(/^[1-9][0-9]{0,18}$/)
-        .optional(),
-      from: z.iso.datetime({ offset: true }).optional(),
-      to: z.iso.datetime({ offset: true }).optional(),
+      cursor: entrySeqSchema.optional(),
+      from: ledgerInstantSchema.optional(),
+      to: ledgerInstantSchema.optional(),
     })
     .strict(),
   response: z.object({ entries: z.array(ledgerEntrySchema), nextCursor: z.string().nullable() }),

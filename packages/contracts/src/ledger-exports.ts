@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { defineEvent, defineRequest } from './contract';
-import { ledgerAccountIdSchema, ledgerAccountTypeSchema, ledgerBalancesSchema } from './ledger-accounts';
-import { AMOUNT_MINOR_MAX, balanceMinorSchema } from './ledger-money';
+import {
+  entrySeqSchema,
+  ledgerAccountIdSchema,
+  ledgerAccountTypeSchema,
+  ledgerBalancesSchema,
+} from './ledger-accounts';
+import { balanceMinorSchema } from './ledger-money';
 import { tenantIdSchema } from './tenants';
 import { environmentSchema } from './tokens';
 
@@ -42,11 +47,8 @@ export const LEDGER_EXPORT_DIGESTED_FILES = [
   LEDGER_EXPORT_FILES.trialBalanceCsv,
 ] as const;
 
-/** An entry's seq: a positive Postgres bigint (19 digits may still exceed it). */
-const sequenceSchema = z
-  .string()
-  .regex(/^[1-9][0-9]{0,18}$/)
-  .refine((value) => BigInt(value) <= AMOUNT_MINOR_MAX, 'a sequence number must not exceed 9223372036854775807');
+/** An entry's seq: a positive Postgres bigint. */
+const sequenceSchema = entrySeqSchema;
 const signedMinorSchema = z.string().regex(/^-?(0|[1-9][0-9]{0,18})$/);
 const accountCodeSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/);
 const currencyCodeSchema = z.string().regex(/^[A-Z]{3}$/);

@@ -141,6 +141,12 @@ export class AccountsRepository {
   /** The balances after the account's last entry at or before `asOf` (all zero before its first). */
   async balanceAsOf(scope: LedgerScope, accountId: string, asOf: Date | undefined): Promise<LedgerBalance | undefined> {
     const { tenantId } = scope;
+    // A later instant has no balance yet: answering today's would present it as final.
+    if (asOf !== undefined && asOf.getTime() > Date.now()) {
+      throw PlatformError.validation('asOf is in the future: a balance is known up to now', {
+        reason: 'AS_OF_IN_FUTURE',
+      });
+    }
     return this.databases.withTenant(tenantId, async (manager) => {
       const account = await accountRow(manager, scope, accountId);
       if (!account) return undefined;

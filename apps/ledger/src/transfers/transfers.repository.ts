@@ -229,19 +229,25 @@ async function readTransferStates(
 /** The other environment's accounts are not found: a sandbox credential never moves production money. */
 async function lockAccounts(manager: EntityManager, scope: LedgerScope, ids: readonly string[]): Promise<AccountRow[]> {
   if (ids.length === 0) return [];
-  return manager.query(
-    `SELECT id, currency, closed_at IS NOT NULL AS closed,
-            debits_must_not_exceed_credits, credits_must_not_exceed_debits,
-            debits_posted, credits_posted, debits_pending, credits_pending,
-            (extract(epoch FROM last_entry_at) * 1000)::float8 AS last_entry_ms,
-            (extract(epoch FROM date_trunc('milliseconds', clock_timestamp())) * 1000)::float8 AS clock_ms
-       FROM ledger_accounts
-      WHERE tenant_id = $1 AND environment = $2 AND id = ANY($3::uuid[])
-      ORDER BY id
-        FOR UPDATE`,
-    [scope.tenantId, scope.environment, ids],
-  );
+  return manager.query(`SELECT a.*, ${CLOCK_AFTER_LOCKS} FROM (${LOCKED_ACCOUNTS}) a`, [
+    scope.tenantId,
+    scope.environment,
+    ids,
+  ]);
 }
+
+/** The batch's accounts ($1 tenant, $2 environment, $3 ids), locked in id order: two batches never deadlock. */
+const LOCKED_ACCOUNTS = `SELECT id, currency, closed_at IS NOT NULL AS closed,
+         debits_must_not_exceed_credits, credits_must_not_exceed_debits,
+         debits_posted, credits_posted, debits_pending, credits_pending,
+         (extract(epoch FROM last_entry_at) * 1000)::float8 AS last_entry_ms
+    FROM ledger_accounts
+   WHERE tenant_id = $1 AND environment = $2 AND id = ANY($3::uuid[])
+   ORDER BY id
+     FOR UPDATE`;
+
+/** Read in the outer query, above the locks: the time after any wait for them, not before. */
+const CLOCK_AFTER_LOCKS = `(extract(epoch FROM date_trunc('milliseconds', clock_timestamp())) * 1000)::float8 AS clock_ms`;
 
 /**
  * lockAccounts and the batch's own ids already stored, in one round trip: the ids ride on one
@@ -257,19 +263,11 @@ async function lockAccountsReadingIds(
     accountIds.length === 0
       ? []
       : await manager.query(
-          `SELECT a.*, CASE WHEN row_number() OVER () = 1 THEN (
+          `SELECT a.*, ${CLOCK_AFTER_LOCKS}, CASE WHEN row_number() OVER () = 1 THEN (
                     SELECT coalesce(json_agg(json_build_object('id', t.id, 'environment', t.environment,
                              'type', t.type, 'fingerprint', encode(t.fingerprint, 'hex'), 'legs', t.legs)), '[]')::text
                       FROM ledger_transfers t WHERE t.tenant_id = $1 AND t.id = ANY($4::uuid[])) END AS stored
-             FROM (SELECT id, currency, closed_at IS NOT NULL AS closed,
-                          debits_must_not_exceed_credits, credits_must_not_exceed_debits,
-                          debits_posted, credits_posted, debits_pending, credits_pending,
-                          (extract(epoch FROM last_entry_at) * 1000)::float8 AS last_entry_ms,
-                          (extract(epoch FROM date_trunc('milliseconds', clock_timestamp())) * 1000)::float8 AS clock_ms
-                     FROM ledger_accounts
-                    WHERE tenant_id = $1 AND environment = $2 AND id = ANY($3::uuid[])
-                    ORDER BY id
-                      FOR UPDATE) a`,
+             FROM (${LOCKED_ACCOUNTS}) a`,
           [scope.tenantId, scope.environment, accountIds, ownIds],
         );
   const carrier = rows.find((row) => row.stored !== null);
