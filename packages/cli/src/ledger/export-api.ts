@@ -91,6 +91,30 @@ export interface GatewayExportApiOptions {
   fetch?: typeof fetch;
 }
 
+/** A page refused for the credential's rate plan is asked again after Retry-After, this many times at most. */
+const RATE_LIMITED_RETRIES_MAX = 5;
+/** A Retry-After beyond this is not waited for: the export stops and says why. */
+const RETRY_AFTER_SECONDS_MAX = 10;
+
+/**
+ * Sends, and on 429 waits the gateway's Retry-After (bounded) and sends again: a long export
+ * spends many requests of the credential's per-second budget, and one refused page must not
+ * throw the pages already read away. Anything else, or too many refusals, is answered as is.
+ */
+export async function sendRetryingRateLimits(
+  attempt: () => Promise<Response>,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+): Promise<Response> {
+  for (let retries = 0; ; retries += 1) {
+    const response = await attempt();
+    if (response.status !== 429 || retries >= RATE_LIMITED_RETRIES_MAX) return response;
+    const retryAfterSeconds = Number(response.headers.get('retry-after') ?? '1');
+    if (!Number.isFinite(retryAfterSeconds) || retryAfterSeconds > RETRY_AFTER_SECONDS_MAX) return response;
+    await response.body?.cancel();
+    await sleep(Math.max(retryAfterSeconds, 0) * 1000);
+  }
+}
+
 /** Reads a reply's JSON into what the call answers, or undefined when it is outside its contract. */
 type ReplyParser<T> = (payload: unknown) => T | undefined;
 
@@ -106,18 +130,20 @@ function gatewayCaller(options: GatewayExportApiOptions) {
   const send = options.fetch ?? fetch;
   const base = options.gatewayUrl.replace(/\/+$/, '');
   return async <T>(parse: ReplyParser<T>, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
-    const response = await send(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${options.accessToken}`,
-        accept: 'application/json',
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(GATEWAY_CALL_TIMEOUT_MS),
-    }).catch((error: unknown) => {
-      throw unreachable(base, error);
-    });
+    const response = await sendRetryingRateLimits(() =>
+      send(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${options.accessToken}`,
+          accept: 'application/json',
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(GATEWAY_CALL_TIMEOUT_MS),
+      }).catch((error: unknown) => {
+        throw unreachable(base, error);
+      }),
+    );
     const payload: unknown = await response.json().catch(() => undefined);
     if (!response.ok) {
       const problem = (typeof payload === 'object' && payload !== null ? payload : {}) as GatewayProblem;

@@ -57,6 +57,8 @@ export interface RunningStack {
 
 const TIERS = { bus: 0, services: 1, gateway: 2 } as const;
 const SERVICE_READY_TIMEOUT_MS = 60_000;
+/** How long a restarted service may take to stop after SIGTERM before it is killed. */
+const RESTART_GRACE_MS = 10_000;
 
 /**
  * The whole platform on one machine: PKI, Postgres (DATABASE_URL or embedded), a TLS
@@ -248,7 +250,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         try {
           // A real signal to the process (SIGKILL: no shutdown hook runs), as a crash or an operator would send.
           process.kill(child.pid as number, options.killWith ?? 'SIGTERM');
+          // A process that ignores a graceful stop is killed, as stopAll does: a restart never hangs.
+          const escalation = setTimeout(() => child.kill('SIGKILL'), RESTART_GRACE_MS);
           await exited;
+          clearTimeout(escalation);
         } finally {
           restarting.delete(service);
         }
