@@ -338,8 +338,18 @@ describe('the ledger through the gateway', () => {
     const found = expectStatus(await sandbox.call('GET', `/transfers?reference=${encodeURIComponent(reference)}`), 200);
     expect(found.transfers.map((transfer: Transfer) => transfer.id)).toEqual([disbursed.id, repaid.id]);
     expect(found.transfers[0]).toMatchObject({ reference, category: 'disbursement' });
+    expect(found.nextCursor).toBeNull();
+    // One at a time: the cursor walks the same order, and the last page says there is no more.
+    const first = expectStatus(await sandbox.call('GET', `/transfers?reference=${reference}&limit=1`), 200);
+    expect(first.transfers.map((transfer: Transfer) => transfer.id)).toEqual([disbursed.id]);
+    const second = expectStatus(
+      await sandbox.call('GET', `/transfers?reference=${reference}&limit=1&cursor=${first.nextCursor}`),
+      200,
+    );
+    expect(second).toMatchObject({ transfers: [expect.objectContaining({ id: repaid.id })], nextCursor: null });
     expect(expectStatus(await sandbox.call('GET', `/transfers?reference=none-${reference}`), 200)).toEqual({
       transfers: [],
+      nextCursor: null,
     });
     expectProblem(await sandbox.call('GET', '/transfers'), 400, 'VALIDATION');
   });
@@ -410,6 +420,7 @@ describe('the ledger through the gateway', () => {
     expectProblem(await sandbox.call('GET', `/transfers/${transfer.id}`), 404, 'NOT_FOUND');
     expect(expectStatus(await sandbox.call('GET', `/transfers?reference=${reference}`), 200)).toEqual({
       transfers: [],
+      nextCursor: null,
     });
     const sandboxAccounts = expectStatus(await sandbox.call('GET', '/accounts?limit=1000'), 200).accounts;
     expect(sandboxAccounts.map((account: LedgerAccount) => account.id)).not.toContain(inProduction.id);

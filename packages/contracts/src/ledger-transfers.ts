@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { defineEvent, defineRequest } from './contract';
-import { ledgerAccountIdSchema, ledgerMetadataSchema, storableText } from './ledger-accounts';
+import {
+  LEDGER_PAGE_LIMIT_DEFAULT,
+  LEDGER_PAGE_LIMIT_MAX,
+  ledgerAccountIdSchema,
+  ledgerMetadataSchema,
+  storableText,
+} from './ledger-accounts';
 import { amountMinorSchema, currencySchema, minorUnitsOf } from './ledger-money';
 import { tenantIdSchema } from './tenants';
 import { environmentSchema } from './tokens';
@@ -231,11 +237,14 @@ export const findTransfersByReference = defineRequest({
     .object({
       tenantId: tenantIdSchema,
       reference: z.string().min(1).max(TRANSFER_REFERENCE_LENGTH_MAX).refine(storableText, 'no NUL or lone surrogate'),
+      limit: z.number().int().min(1).max(LEDGER_PAGE_LIMIT_MAX).default(LEDGER_PAGE_LIMIT_DEFAULT),
+      /** The `nextCursor` of the previous page. */
+      cursor: transferIdSchema.optional(),
     })
     .strict(),
-  response: z.object({ transfers: z.array(transferSchema) }),
+  response: z.object({ transfers: z.array(transferSchema), nextCursor: z.string().nullable() }),
   permission: 'ledger.transfers.read',
-  summary: 'Find the transfers carrying a reference (at most 1,000, oldest first)',
+  summary: 'Find the transfers carrying a reference, oldest first, cursor-paged',
 });
 
 /** Transfers of one transaction per event: the outbox and JetStream carry batches, not a message per transfer. */

@@ -112,8 +112,8 @@ export const LEDGER_ROUTES: readonly ApiRoute[] = [
     method: 'GET',
     url: `${LEDGER}/transfers`,
     contract: findTransfersByReference,
-    query: ['reference'],
-    input: (request) => ({ tenantId: params(request).tenantId, ...presentQuery(request, ['reference']) }),
+    query: ['reference', 'limit', 'cursor'],
+    input: (request) => ({ tenantId: params(request).tenantId, ...pageOf(request, ['reference', 'cursor']) }),
   },
   {
     method: 'POST',

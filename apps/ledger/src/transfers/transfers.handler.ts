@@ -70,7 +70,11 @@ export class TransfersHandler {
     input: RequestOf<typeof findTransfersByReference>,
     context: BusRequestContext,
   ): Promise<ResponseOf<typeof findTransfersByReference>> {
-    return { transfers: await this.transfers.findByReference(ledgerScopeOf(context, input.tenantId), input.reference) };
+    const { tenantId, reference, limit, cursor } = input;
+    return this.transfers.findByReference(ledgerScopeOf(context, tenantId), reference, {
+      limit,
+      ...(cursor !== undefined ? { cursor } : {}),
+    });
   }
 }
 

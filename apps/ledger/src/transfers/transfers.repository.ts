@@ -112,10 +112,24 @@ export class TransfersRepository {
     return transfer;
   }
 
-  async findByReference(scope: LedgerScope, reference: string): Promise<Transfer[]> {
-    return this.databases.withTenant(scope.tenantId, (manager) =>
-      selectTransfers(manager, scope, 't.reference = $3', [reference], 1_000),
+  /** A page of the transfers carrying `reference`, in (created_at, id) order; the cursor is the last one's id. */
+  async findByReference(
+    scope: LedgerScope,
+    reference: string,
+    page: { limit: number; cursor?: string },
+  ): Promise<{ transfers: Transfer[]; nextCursor: string | null }> {
+    const transfers = await this.databases.withTenant(scope.tenantId, (manager) =>
+      selectTransfers(
+        manager,
+        scope,
+        `t.reference = $3 AND ($4::uuid IS NULL OR (t.created_at, t.id) > (
+           (SELECT c.created_at FROM ledger_transfers c WHERE c.tenant_id = $1 AND c.id = $4::uuid), $4::uuid))`,
+        [reference, page.cursor ?? null],
+        page.limit + 1,
+      ),
     );
+    const shown = transfers.slice(0, page.limit);
+    return { transfers: shown, nextCursor: transfers.length > page.limit ? (shown.at(-1)?.id ?? null) : null };
   }
 }
 
