@@ -9,6 +9,8 @@ import {
   OPERATOR_IDENTITY,
   PERMISSIONS,
   type Permission,
+  PLATFORM_PERMISSIONS,
+  SERVICE_IDENTITY_PERMISSIONS,
   type TransferResultCode,
 } from '@strongroom/contracts';
 import { BusClient, busTlsFilesFor, connectBus, serviceCredentialsOverBus, withDatabase } from '@strongroom/platform';
@@ -24,21 +26,8 @@ import {
 } from './support/tenant-rows';
 import { clientCredentialsToken, startTestStack, type TestStack } from './test-stack';
 
-/** Held by bus identities alone, never by a tenant's credential (packages/contracts/test/roles.spec.ts). */
-const SERVICE_ONLY: Permission[] = [
-  'auth.jwks.read',
-  'auth.service-tokens.issue',
-  'auth.oidc.exchange',
-  'auth.api-keys.authenticate',
-];
-/** The platform's own (super_admin, the operator). */
-const PLATFORM_ONLY: Permission[] = [
-  'platform.health.read',
-  'tenants.tenants.create',
-  'tenants.tenants.list',
-  'tenants.tenants.suspend',
-  'tenants.settings.update',
-];
+const SERVICE_ONLY = SERVICE_IDENTITY_PERMISSIONS;
+const PLATFORM_ONLY = PLATFORM_PERMISSIONS;
 /** Every tenant-level permission: each tenant's client holds all of them, so only isolation can refuse. */
 const TENANT_PERMISSIONS = (Object.keys(PERMISSIONS) as Permission[]).filter(
   (permission) => !SERVICE_ONLY.includes(permission) && !PLATFORM_ONLY.includes(permission),

@@ -52,3 +52,20 @@ export type Permission = keyof typeof PERMISSIONS;
 export function isPermission(value: string): value is Permission {
   return Object.hasOwn(PERMISSIONS, value);
 }
+
+/** Held by bus identities (the gateway, services), never by a person's role or a tenant's credential. */
+export const SERVICE_IDENTITY_PERMISSIONS: readonly Permission[] = [
+  'auth.jwks.read',
+  'auth.service-tokens.issue',
+  'auth.oidc.exchange',
+  'auth.api-keys.authenticate',
+];
+
+/** The platform's own (super_admin, the operator): never a tenant's. */
+export const PLATFORM_PERMISSIONS: readonly Permission[] = [
+  'platform.health.read',
+  'tenants.tenants.create',
+  'tenants.tenants.list',
+  'tenants.tenants.suspend',
+  'tenants.settings.update',
+];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineEvent, defineRequest } from './contract';
-import type { Permission } from './permissions';
+import { type Permission, PLATFORM_PERMISSIONS } from './permissions';
 import { tenantIdSchema } from './tenants';
 
 /**
@@ -129,14 +129,7 @@ const TENANT_ADMIN: Permission[] = [
  */
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   // Seed 001's platform operator: every tenant's administration plus the platform's own.
-  super_admin: [
-    ...TENANT_ADMIN,
-    'platform.health.read',
-    'tenants.tenants.create',
-    'tenants.tenants.list',
-    'tenants.tenants.suspend',
-    'tenants.settings.update',
-  ],
+  super_admin: [...TENANT_ADMIN, ...PLATFORM_PERMISSIONS],
   partner_admin: TENANT_ADMIN,
   admin: TENANT_ADMIN,
   developer: TENANT_DEVELOPER,

@@ -4,27 +4,17 @@ import {
   inviteUser,
   PERMISSIONS,
   type Permission,
+  PLATFORM_PERMISSIONS,
   PREDEFINED_ROLES,
   permissionsOfRoles,
   ROLE_PERMISSIONS,
+  SERVICE_IDENTITY_PERMISSIONS,
   setUserRoles,
 } from '../src';
 
 const tenantId = '5b1d8a0e-2f43-4c6a-9d1e-0a1b2c3d4e5f';
-/** Held by bus identities (the gateway, services), never by a person's role. */
-const SERVICE_ONLY: Permission[] = [
-  'auth.jwks.read',
-  'auth.service-tokens.issue',
-  'auth.oidc.exchange',
-  'auth.api-keys.authenticate',
-];
-const PLATFORM_ONLY: Permission[] = [
-  'platform.health.read',
-  'tenants.tenants.create',
-  'tenants.tenants.list',
-  'tenants.tenants.suspend',
-  'tenants.settings.update',
-];
+const SERVICE_ONLY = SERVICE_IDENTITY_PERMISSIONS;
+const PLATFORM_ONLY = PLATFORM_PERMISSIONS;
 
 describe('predefined roles', () => {
   it('are seed 001’s and seed 003’s roles, each holding only catalogue permissions', () => {
