@@ -90,6 +90,28 @@ describe('createLogger', () => {
     expect(records()[0]).toMatchObject({ err: { type: 'Error', message: expect.stringContaining('[REDACTED]@db') } });
   });
 
+  it("keeps a failed statement's data out of the log: SQL, parameters and Postgres's detail", () => {
+    const { logger, text, records } = capturedLogger();
+    // As TypeORM's QueryFailedError carries them (the driver's error copied onto it).
+    const error = Object.assign(new Error('duplicate key value violates unique constraint "ledger_accounts_code"'), {
+      name: 'QueryFailedError',
+      query: 'INSERT INTO ledger_accounts (code, name, metadata) VALUES ($1, $2, $3)',
+      parameters: ['wallet-of-jane-doe', 'Jane Doe', '{"nationalId":"63-123456-X-42"}'],
+      driverError: { detail: 'Key (code)=(wallet-of-jane-doe) already exists.' },
+      detail: 'Key (code)=(wallet-of-jane-doe) already exists.',
+      code: '23505',
+      table: 'ledger_accounts',
+      constraint: 'ledger_accounts_code',
+    });
+    logger.error({ err: error }, 'handler failed');
+    for (const leaked of ['Jane Doe', 'wallet-of-jane-doe', '63-123456-X-42', 'INSERT INTO']) {
+      expect(text()).not.toContain(leaked);
+    }
+    expect(records()[0]).toMatchObject({
+      err: { code: '23505', table: 'ledger_accounts', constraint: 'ledger_accounts_code' },
+    });
+  });
+
   it('does not mutate the object it was given', () => {
     const { logger } = capturedLogger();
     const payload = { password: SECRETS.password };

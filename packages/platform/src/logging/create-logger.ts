@@ -45,14 +45,24 @@ export function createLogger(options: LoggerOptions): Logger {
   );
 }
 
+/**
+ * Fields a database error carries that hold the data of the statement: TypeORM's QueryFailedError
+ * copies the SQL, its parameters (a ledger batch: every transfer's amounts, references and
+ * metadata) and Postgres's `detail` ("Key (code)=(…)", "Failing row contains (…)"). A log keeps
+ * the SQLSTATE, the table and the constraint, which say what failed without saying on what.
+ */
+const STATEMENT_DATA_FIELDS = ['query', 'parameters', 'driverError', 'detail', 'where', 'internalQuery'] as const;
+
 function serializeError(error: unknown): unknown {
   const serialized = pino.stdSerializers.err(error as Error);
   if (typeof serialized !== 'object' || serialized === null) return serialized;
-  return {
+  const safe: Record<string, unknown> = {
     ...serialized,
     message: typeof serialized.message === 'string' ? redactString(serialized.message) : serialized.message,
     stack: typeof serialized.stack === 'string' ? redactString(serialized.stack) : serialized.stack,
   };
+  for (const field of STATEMENT_DATA_FIELDS) delete safe[field];
+  return safe;
 }
 
 /** Trace and span ids of the active OTel span, so a log line links to its trace in Jaeger. */
