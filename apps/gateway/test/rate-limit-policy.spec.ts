@@ -31,10 +31,14 @@ const edge = (method: string, url: string, extra: { authorization?: string; body
   edgeRateLimitOf({ method, url, ip: '203.0.113.7', authorization: extra.authorization, body: extra.body }, budgets);
 
 describe('the plan of an API caller', () => {
-  it('is its API key’s tier first, then its environment’s plan, then the default (standard)', () => {
+  it('is its environment’s plan, lowered (never raised) by its API key’s tier, else the default (standard)', () => {
+    // A key cannot buy a basic tenant the premium budget.
     expect(
       ratePlanOf(caller({ apiKey: { keyId: 'k1', rateLimitTier: 'premium' }, environmentRatePlan: 'basic' })),
-    ).toBe('premium');
+    ).toBe('basic');
+    expect(
+      ratePlanOf(caller({ apiKey: { keyId: 'k1', rateLimitTier: 'basic' }, environmentRatePlan: 'premium' })),
+    ).toBe('basic');
     expect(ratePlanOf(caller({ environmentRatePlan: 'basic' }))).toBe('basic');
     expect(ratePlanOf(caller())).toBe('standard');
   });

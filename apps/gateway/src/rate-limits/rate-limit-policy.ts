@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   DEFAULT_RATE_PLAN,
+  lowerRatePlan,
   OIDC_ROUTES,
   RATE_PLANS,
   type RatePlanName,
@@ -28,9 +29,13 @@ export function planBudget(scope: 'api' | 'oauth-client', plan: RatePlanName): B
   return { name: `${scope}-${plan}`, points: RATE_PLANS[plan].requestsPerSecond, durationSeconds: 1 };
 }
 
-/** The caller's plan: its API key's own tier, else its environment's plan, else the platform default. */
+/**
+ * The caller's plan: its environment's (never above the tenant's), else the platform default; an
+ * API key's tier may lower it, never raise it (a key cannot buy a basic tenant the premium budget).
+ */
 export function ratePlanOf(caller: CallerCredential): RatePlanName {
-  return caller.apiKey?.rateLimitTier ?? caller.environmentRatePlan ?? DEFAULT_RATE_PLAN;
+  const environmentPlan = caller.environmentRatePlan ?? DEFAULT_RATE_PLAN;
+  return caller.apiKey === undefined ? environmentPlan : lowerRatePlan(caller.apiKey.rateLimitTier, environmentPlan);
 }
 
 /** An API call counts against its credential (API key, else OAuth client, else subject) within its tenant. */

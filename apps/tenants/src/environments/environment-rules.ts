@@ -1,10 +1,9 @@
-import { type RatePlanName, ratePlanRank } from '@strongroom/contracts';
+import { lowerRatePlan, type RatePlanName, ratePlanRank } from '@strongroom/contracts';
 import { canonicalAllowlist, PlatformError } from '@strongroom/platform';
 
 /** The plan the gateway applies to an environment: its own, never above the tenant's. */
 export function effectiveRatePlan(environmentPlan: RatePlanName | null, tenantPlan: RatePlanName): RatePlanName {
-  if (environmentPlan === null) return tenantPlan;
-  return ratePlanRank(environmentPlan) < ratePlanRank(tenantPlan) ? environmentPlan : tenantPlan;
+  return environmentPlan === null ? tenantPlan : lowerRatePlan(environmentPlan, tenantPlan);
 }
 
 export interface EnvironmentChange {
