@@ -407,16 +407,36 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
       'evt.tenants.v1.tenants.created',
       'evt.tenants.v1.environments.updated',
     ]);
+    const sandboxCredential = await slice.userToken({
+      tenantId: tenant.id,
+      env: 'sandbox',
+      permissions: ['tenants.environments.read', 'tenants.environments.update'],
+      subject: 'tenant-admin-1',
+    });
     await expect(
-      gateway.request(getTenantEnvironment, { tenantId: tenant.id, environment: 'sandbox' }, { credential }),
+      gateway.request(
+        getTenantEnvironment,
+        { tenantId: tenant.id, environment: 'sandbox' },
+        { credential: sandboxCredential },
+      ),
     ).resolves.toMatchObject({ ipAllowlist: [], ratePlan: null });
+    // The service checks the environment too, not only the gateway: a production credential reaches no sandbox setting.
+    for (const request of [
+      gateway.request(getTenantEnvironment, { tenantId: tenant.id, environment: 'sandbox' }, { credential }),
+      gateway.request(
+        updateTenantEnvironment,
+        { tenantId: tenant.id, environment: 'sandbox', ipAllowlist: ['0.0.0.0/0'] },
+        { credential },
+      ),
+    ])
+      await expect(request).rejects.toMatchObject({ code: 'FORBIDDEN', details: { reason: 'WRONG_ENVIRONMENT' } });
 
     for (const ipAllowlist of [['203.0.113.1/24'], ['2001:db8::1/32'], ['not-a-range'], ['10.0.0.0/33']]) {
       await expect(
         gateway.request(
           updateTenantEnvironment,
           { tenantId: tenant.id, environment: 'sandbox', ipAllowlist },
-          { credential },
+          { credential: sandboxCredential },
         ),
       ).rejects.toMatchObject({ code: 'VALIDATION' });
     }
@@ -428,7 +448,7 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
           environment: 'sandbox',
           ipAllowlist: Array.from({ length: 101 }, (_, i) => `10.0.${i}.0/24`),
         },
-        { credential },
+        { credential: sandboxCredential },
       ),
     ).rejects.toMatchObject({ code: 'VALIDATION' });
   });
@@ -437,6 +457,7 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
     const tenant = await create({ ratePlan: 'standard' });
     const credential = await slice.userToken({
       tenantId: tenant.id,
+      env: 'sandbox',
       permissions: ['tenants.environments.update'],
       subject: 'tenant-admin-1',
     });

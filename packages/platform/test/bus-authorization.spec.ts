@@ -8,6 +8,7 @@ import {
   assertMayActOnTenant,
   assertMayAdministerTenants,
   assertMayCreateTenants,
+  assertMayUseEnvironment,
   BusDelivery,
   type BusRequestContext,
   busHandlerHooks,
@@ -208,6 +209,14 @@ describe('the tenant rule', () => {
   it('refuses a missing principal as UNAUTHENTICATED', () => {
     refusedAs(() => assertMayActOnTenant(undefined, tenantId), 'UNAUTHENTICATED');
     refusedAs(() => assertMayCreateTenants(undefined), 'UNAUTHENTICATED');
+  });
+
+  it('keeps a tenant credential to its own environment (FORBIDDEN otherwise); platform principals have none', () => {
+    expect(() => assertMayUseEnvironment(principal({ environment: 'sandbox' }), 'sandbox')).not.toThrow();
+    refusedAs(() => assertMayUseEnvironment(principal({ environment: 'sandbox' }), 'production'), 'FORBIDDEN');
+    expect(() =>
+      assertMayUseEnvironment(principal({ tenantId: PLATFORM_TENANT_ID, environment: 'sandbox' }), 'production'),
+    ).not.toThrow();
   });
 
   it('lets only platform principals create tenants (FORBIDDEN otherwise: nothing exists to hide)', () => {

@@ -9,8 +9,8 @@ import {
   sha256Hex,
 } from '@strongroom/contracts';
 import {
+  assertMayUseEnvironment,
   type BusClient,
-  isPlatformPrincipal,
   PlatformError,
   type Principal,
   type ProcessCredentials,
@@ -56,14 +56,7 @@ export class ApiCredentials {
     const principal = await this.credentials.verifier.verify(authorization);
     // A sandbox credential never touches production resources, and the other way round; platform
     // principals (tenant administration) belong to no tenant environment.
-    if (
-      resourceEnvironment !== undefined &&
-      principal.environment !== resourceEnvironment &&
-      !isPlatformPrincipal(principal)
-    )
-      throw PlatformError.forbidden(`This credential belongs to ${principal.environment}, not ${resourceEnvironment}`, {
-        reason: 'WRONG_ENVIRONMENT',
-      });
+    if (resourceEnvironment !== undefined) assertMayUseEnvironment(principal, resourceEnvironment);
     // Seed 003: allowed CIDR ranges per environment, whatever the credential (API key, OAuth client, user).
     const environmentRatePlan = await this.environments.admit(principal, request.ip, String(request.id));
     return {

@@ -1,5 +1,6 @@
 import { Controller } from '@nestjs/common';
 import {
+  type Environment,
   getTenantEnvironment,
   listTenantEnvironments,
   type RequestOf,
@@ -7,8 +8,21 @@ import {
   type TenantEnvironment,
   updateTenantEnvironment,
 } from '@strongroom/contracts';
-import { assertMayActOnTenant, type BusRequestContext, Handles, PlatformError } from '@strongroom/platform';
+import {
+  assertMayActOnTenant,
+  assertMayUseEnvironment,
+  type BusRequestContext,
+  Handles,
+  PlatformError,
+  type Principal,
+} from '@strongroom/platform';
 import { EnvironmentsRepository } from './environments.repository';
+
+/** Its own tenant (or any, for the platform), and its own environment: the gateway's rule, checked again here. */
+function assertMayActOnEnvironment(context: BusRequestContext, tenantId: string, environment: Environment): void {
+  assertMayActOnTenant(context.principal, tenantId);
+  assertMayUseEnvironment(context.principal as Principal, environment);
+}
 
 function found(environment: TenantEnvironment | undefined, tenantId: string): TenantEnvironment {
   if (!environment) throw PlatformError.notFound('Tenant', tenantId);
@@ -33,7 +47,7 @@ export class EnvironmentsHandler {
 
   @Handles(getTenantEnvironment)
   async get(input: RequestOf<typeof getTenantEnvironment>, context: BusRequestContext): Promise<TenantEnvironment> {
-    assertMayActOnTenant(context.principal, input.tenantId);
+    assertMayActOnEnvironment(context, input.tenantId, input.environment);
     return found(await this.environments.find(input.tenantId, input.environment), input.tenantId);
   }
 
@@ -42,7 +56,7 @@ export class EnvironmentsHandler {
     input: RequestOf<typeof updateTenantEnvironment>,
     context: BusRequestContext,
   ): Promise<TenantEnvironment> {
-    assertMayActOnTenant(context.principal, input.tenantId);
+    assertMayActOnEnvironment(context, input.tenantId, input.environment);
     const { tenantId, environment, ...change } = input;
     return found(await this.environments.update(tenantId, environment, change), tenantId);
   }

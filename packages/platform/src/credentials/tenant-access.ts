@@ -1,4 +1,4 @@
-import { PLATFORM_TENANT_ID } from '@strongroom/contracts';
+import { type Environment, PLATFORM_TENANT_ID } from '@strongroom/contracts';
 import { PlatformError } from '../errors/platform-error';
 import type { Principal } from './principal';
 
@@ -37,4 +37,16 @@ export function assertMayCreateTenants(principal: Principal | undefined): void {
 export function assertMayAdministerTenants(principal: Principal | undefined): void {
   if (principal === undefined) throw PlatformError.unauthenticated();
   if (!isPlatformPrincipal(principal)) throw PlatformError.forbidden('Only the platform may administer tenants');
+}
+
+/**
+ * A tenant credential belongs to one environment (sandbox or production) and never acts on the
+ * other's settings or resources (FORBIDDEN, reason WRONG_ENVIRONMENT); platform principals
+ * belong to no tenant environment. Checked at the gateway and again by the service.
+ */
+export function assertMayUseEnvironment(principal: Principal, environment: Environment): void {
+  if (principal.environment === environment || isPlatformPrincipal(principal)) return;
+  throw PlatformError.forbidden(`This credential belongs to ${principal.environment}, not ${environment}`, {
+    reason: 'WRONG_ENVIRONMENT',
+  });
 }
