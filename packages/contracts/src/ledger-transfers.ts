@@ -8,6 +8,7 @@ import {
   storableText,
 } from './ledger-accounts';
 import { amountMinorSchema, currencySchema, minorUnitsOf } from './ledger-money';
+import type { Permission } from './permissions';
 import { tenantIdSchema } from './tenants';
 import { environmentSchema } from './tokens';
 
@@ -155,6 +156,36 @@ export const TRANSFER_RESULTS = [
 ] as const;
 export const transferResultCodeSchema = z.enum(TRANSFER_RESULTS);
 export type TransferResultCode = z.infer<typeof transferResultCodeSchema>;
+
+/**
+ * How the single-transfer call answers a refusal: a result naming something missing is
+ * NOT_FOUND, every other one CONFLICT (its `reason` is the code in capitals). A new result code
+ * must be given one here.
+ */
+export const TRANSFER_REFUSAL_ERRORS: Readonly<
+  Record<Exclude<TransferResultCode, 'ok' | 'exists'>, 'NOT_FOUND' | 'CONFLICT'>
+> = {
+  id_already_used: 'CONFLICT',
+  linked_event_failed: 'CONFLICT',
+  account_not_found: 'NOT_FOUND',
+  account_closed: 'CONFLICT',
+  currency_mismatch: 'CONFLICT',
+  insufficient_funds: 'CONFLICT',
+  credit_limit_exceeded: 'CONFLICT',
+  overflow: 'CONFLICT',
+  pending_transfer_not_found: 'NOT_FOUND',
+  pending_transfer_already_posted: 'CONFLICT',
+  pending_transfer_already_voided: 'CONFLICT',
+  pending_transfer_expired: 'CONFLICT',
+  postings_must_match_pending: 'CONFLICT',
+  post_exceeds_pending_amount: 'CONFLICT',
+  reversal_target_not_found: 'NOT_FOUND',
+  reversal_target_not_posted: 'CONFLICT',
+  transfer_already_reversed: 'CONFLICT',
+};
+
+/** A reversal corrects the books: besides the contract's ledger.transfers.create, it needs this. */
+export const REVERSE_TRANSFERS_PERMISSION = 'ledger.transfers.reverse' satisfies Permission;
 
 export const transferResultSchema = z.object({
   id: transferIdSchema,

@@ -3,7 +3,6 @@ import {
   customRoleNameSchema,
   inviteUser,
   PERMISSIONS,
-  type Permission,
   PLATFORM_PERMISSIONS,
   PREDEFINED_ROLES,
   permissionsOfRoles,

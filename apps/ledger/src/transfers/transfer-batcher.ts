@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import type { Transfer, TransferResult } from '@strongroom/contracts';
+import { TRANSFERS_PER_EVENT_MAX, type Transfer, type TransferResult } from '@strongroom/contracts';
 import { PlatformError } from '@strongroom/platform';
 import type { LedgerScope } from '../ledger-scope';
 import { type AttributedCommand, TransfersRepository } from './transfers.repository';
 
-/** A group commit carries at most this many single transfers (one audit event's worth). */
-const GROUP_SIZE_MAX = 1_000;
+/** A group commit carries at most this many single transfers: one audit event's worth. */
+const GROUP_SIZE_MAX = TRANSFERS_PER_EVENT_MAX;
 /** Single transfers of one ledger waiting for a group; beyond, callers are told to retry. */
 const WAITING_PER_LEDGER_MAX = 8 * GROUP_SIZE_MAX;
 /**

@@ -4,8 +4,10 @@ import {
   createTransfers,
   findTransfersByReference,
   getTransfer,
+  REVERSE_TRANSFERS_PERMISSION,
   type RequestOf,
   type ResponseOf,
+  TRANSFER_REFUSAL_ERRORS,
   type Transfer,
   type TransferCommand,
   type TransferResult,
@@ -14,11 +16,6 @@ import { type BusRequestContext, Handles, PlatformError } from '@strongroom/plat
 import { actorOf, ledgerScopeOf } from '../ledger-scope';
 import { TransferBatcher } from './transfer-batcher';
 import { TransfersRepository } from './transfers.repository';
-
-const REVERSE_PERMISSION = 'ledger.transfers.reverse';
-
-/** Results that name something missing answer 404; every other refusal is a 409 whose reason is the result code. */
-const NOT_FOUND_RESULTS = new Set(['account_not_found', 'pending_transfer_not_found', 'reversal_target_not_found']);
 
 @Controller()
 export class TransfersHandler {
@@ -50,7 +47,7 @@ export class TransfersHandler {
       command: input.transfer,
       actor: actorOf(context),
     });
-    if (result.result !== 'ok' && result.result !== 'exists') throw refusalOf(result);
+    if (result.result !== 'ok' && result.result !== 'exists') throw refusalOf(result, result.result);
     if (applied !== undefined) return applied;
     // Applied before (a retry): the caller gets the transfer as stored.
     const transfer = await this.transfers.find(scope, input.transfer.id);
@@ -81,14 +78,14 @@ export class TransfersHandler {
 /** A reversal corrects the books: it needs its own permission besides ledger.transfers.create. */
 function assertMayReverse(commands: readonly TransferCommand[], context: BusRequestContext): void {
   if (!commands.some((command) => command.type === 'reversal')) return;
-  if (context.principal?.permissions.has(REVERSE_PERMISSION)) return;
-  throw PlatformError.forbidden(`The caller lacks the permission ${REVERSE_PERMISSION}`, {
-    permission: REVERSE_PERMISSION,
+  if (context.principal?.permissions.has(REVERSE_TRANSFERS_PERMISSION)) return;
+  throw PlatformError.forbidden(`The caller lacks the permission ${REVERSE_TRANSFERS_PERMISSION}`, {
+    permission: REVERSE_TRANSFERS_PERMISSION,
   });
 }
 
-function refusalOf(result: TransferResult): PlatformError {
-  const details = { reason: result.result.toUpperCase(), ...(result.accountId ? { accountId: result.accountId } : {}) };
-  const message = `The transfer was refused: ${result.result.replaceAll('_', ' ')}`;
-  return new PlatformError(NOT_FOUND_RESULTS.has(result.result) ? 'NOT_FOUND' : 'CONFLICT', message, details);
+function refusalOf(result: TransferResult, code: keyof typeof TRANSFER_REFUSAL_ERRORS): PlatformError {
+  const details = { reason: code.toUpperCase(), ...(result.accountId ? { accountId: result.accountId } : {}) };
+  const message = `The transfer was refused: ${code.replaceAll('_', ' ')}`;
+  return new PlatformError(TRANSFER_REFUSAL_ERRORS[code], message, details);
 }

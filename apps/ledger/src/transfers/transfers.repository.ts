@@ -8,7 +8,7 @@ import {
   type TransferType,
   transfersApplied,
 } from '@strongroom/contracts';
-import { outboxRowsOf, PlatformError, RegionalDatabases } from '@strongroom/platform';
+import { isUniqueViolation, outboxRowsOf, PlatformError, RegionalDatabases } from '@strongroom/platform';
 import type { EntityManager } from 'typeorm';
 import type { LedgerScope } from '../ledger-scope';
 import { batchWriteOf, type StoredLeg, storedLegs } from './batch-writes';
@@ -62,8 +62,6 @@ const RESOLUTION_OUTCOMES: Partial<Record<TransferType, PendingOutcome>> = {
   expiry: 'expired',
 };
 
-/** 23505 unique_violation on a transfer id, pending id or reversal target: a concurrent batch got there first. */
-const UNIQUE_VIOLATION = '23505';
 const RACE_RETRIES_MAX = 3;
 
 /** A transfer the batch names appeared between its unlocked read and its locks: the batch runs again. */
@@ -71,8 +69,9 @@ class StaleBatchView extends Error {
   override readonly name = 'StaleBatchView';
 }
 
+/** A concurrent batch got there first: a unique violation on a transfer id, pending id or reversal target, or a stale view. */
 function lostRace(error: unknown): boolean {
-  return error instanceof StaleBatchView || (error as { code?: string }).code === UNIQUE_VIOLATION;
+  return error instanceof StaleBatchView || isUniqueViolation(error);
 }
 
 /**
@@ -300,9 +299,7 @@ async function lockAccountsReadingIds(
 }
 
 async function databaseClockMs(manager: EntityManager): Promise<number> {
-  const [row] = await manager.query(
-    "SELECT (extract(epoch FROM date_trunc('milliseconds', clock_timestamp())) * 1000)::float8 AS clock_ms",
-  );
+  const [row] = await manager.query(`SELECT ${CLOCK_AFTER_LOCKS}`);
   return (row as { clock_ms: number }).clock_ms;
 }
 
