@@ -188,22 +188,30 @@ describe('gateway edge: shared rate limits and Idempotency-Key', () => {
 
     it('scopes keys to the credential: another client’s same key is its own', async () => {
       const key = `shared-${randomBytes(8).toString('hex')}`;
-      const body = newClient('Scoped app');
+      // A client that may itself register clients, so the second request below runs instead of being refused.
+      const body = JSON.stringify({
+        environment: 'sandbox',
+        name: 'Scoped app',
+        grantTypes: ['client_credentials'],
+        permissions: ['auth.clients.create', 'tenants.tenants.read'],
+      });
       const first = await api(gateways[0], clientsPath(), {
         method: 'POST',
         body,
         headers: { 'idempotency-key': key },
       });
+      expect(first.status).toBe(201);
       const { clientId, clientSecret } = (await first.json()) as { clientId: string; clientSecret: string };
       const otherToken = await clientCredentialsToken(gateways[0]!, { clientId, clientSecret });
-      // Same key, same body, another credential: not a replay of the first (and refused on permission).
+      // Same key, same body, another credential: its own request, run afresh, not a replay of the first.
       const response = await fetch(`${gateways[1]}${clientsPath()}`, {
         method: 'POST',
         body,
         headers: { authorization: `Bearer ${otherToken}`, 'content-type': 'application/json', 'idempotency-key': key },
       });
-      expect(response.status).toBe(403);
+      expect(response.status).toBe(201);
       expect(response.headers.get('idempotent-replayed')).toBeNull();
+      expect(((await response.json()) as { clientId: string }).clientId).not.toBe(clientId);
     });
 
     it('refuses a malformed key with 400 before anything runs', async () => {
