@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '@strongroom/testing';
+import { freeStablePort } from '@strongroom/testing';
 
 const ROOT = resolve(__dirname, '../..');
 const START_TIMEOUT_MS = 180_000;
@@ -39,9 +39,9 @@ describe('npm start', () => {
     env = {
       ...inherited,
       STRONGROOM_STATE_DIR: stateDir,
-      PORT: String(await freePort()),
-      NATS_PORT: String(await freePort()),
-      POSTGRES_PORT: String(await freePort()),
+      PORT: String(await freeStablePort()),
+      NATS_PORT: String(await freeStablePort()),
+      POSTGRES_PORT: String(await freeStablePort()),
       STRONGROOM_OPS_PORTS: 'random',
     };
   });

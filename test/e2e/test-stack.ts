@@ -4,7 +4,7 @@ import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type RunningStack, startStack } from '@strongroom/cli';
-import { freePort, testAdminUrl } from '@strongroom/testing';
+import { freeStablePort, testAdminUrl } from '@strongroom/testing';
 import { Client } from 'pg';
 
 const ROOT = resolve(__dirname, '../..');
@@ -37,8 +37,9 @@ export async function startTestStack(
       ...process.env,
       DATABASE_URL: await testAdminUrl(),
       STRONGROOM_DB_PREFIX: databasePrefix,
-      NATS_PORT: String(await freePort()),
-      PORT: String(await freePort()),
+      // Servers that bind seconds later: ports outside the ephemeral range, which client sockets take.
+      NATS_PORT: String(await freeStablePort()),
+      PORT: String(await freeStablePort()),
       STRONGROOM_OPS_PORTS: 'random',
       LOG_LEVEL: 'warn',
       ...env,
@@ -56,7 +57,7 @@ export async function startTestStack(
     stack,
     stateDir,
     async startGatewayReplica(env = {}) {
-      const port = String(await freePort());
+      const port = String(await freeStablePort());
       const log = openSync(join(stateDir, 'logs', `gateway-replica-${port}.log`), 'a');
       const child = spawn(process.execPath, [join(ROOT, 'apps', 'gateway', 'dist', 'src', 'main.js')], {
         env: { ...stack.gatewayEnv, PORT: port, OPS_PORT: '0', ...env },

@@ -6,7 +6,7 @@ import { findNatsServerBinary, initPki, pkiPaths, renderNatsServerConfig } from 
 import { BUS_IDENTITIES, OPERATOR_IDENTITY } from '@strongroom/contracts';
 import { type BusTlsFiles, busTlsFilesFor, connectBus } from '@strongroom/platform';
 import type { NatsConnection } from 'nats';
-import { freePort } from './free-port';
+import { freeStablePort } from './free-port';
 
 export interface StartTestNatsOptions {
   /** Identities beyond every service and `strongroom-admin` (certificates issued by the same CA). */
@@ -158,7 +158,7 @@ export async function startTestNats(options: StartTestNatsOptions = {}): Promise
   const workDir = mkdtempSync(join(tmpdir(), 'strongroom-nats-'));
   const jetstreamDir = join(workDir, 'jetstream');
   mkdirSync(jetstreamDir, { mode: 0o700 });
-  const port = await freePort();
+  const port = await freeStablePort();
   const url = `tls://127.0.0.1:${port}`;
   const configPath = join(workDir, 'nats-server.conf');
   const config = renderNatsServerConfig({

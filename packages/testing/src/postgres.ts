@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { startEmbeddedPostgres } from '@strongroom/cli';
 import { dropServiceDatabase, type MigrationList, provisionServiceDatabase, runMigrations } from '@strongroom/platform';
 import { Client } from 'pg';
-import { freePort } from './free-port';
+import { freeStablePort } from './free-port';
 
 /** Set by Jest's global setup for the workers: the superuser URL of the test Postgres. */
 export const TEST_ADMIN_URL_VARIABLE = 'STRONGROOM_TEST_ADMIN_URL';
@@ -35,7 +35,7 @@ export async function acquireTestPostgres(): Promise<{ adminUrl: string; stop():
   const dataDir = mkdtempSync(join(tmpdir(), 'strongroom-pg-'));
   const embedded = await startEmbeddedPostgres({
     dataDir,
-    port: await freePort(),
+    port: await freeStablePort(),
     adminPassword: randomBytes(18).toString('base64url'),
   });
   return {
