@@ -1,4 +1,8 @@
-import { Outbox1763856000000, OutboxTenantScope1764288000000 } from '@strongroom/platform';
+import {
+  Outbox1763856000000,
+  OutboxAuditSubjects1764720000000,
+  OutboxTenantScope1764288000000,
+} from '@strongroom/platform';
 import { Users1763856000100 } from './1763856000100-users';
 import { OAuth1764028800000 } from './1764028800000-oauth';
 import { ApiKeys1764028800200 } from './1764028800200-api-keys';
@@ -20,4 +24,5 @@ export const migrations = [
   RecoveryCodes1764028800600,
   CustomRoles1764028800700,
   OutboxTenantScope1764288000000,
+  OutboxAuditSubjects1764720000000,
 ];

@@ -1,4 +1,8 @@
-import { Outbox1763856000000, OutboxTenantScope1764288000000 } from '@strongroom/platform';
+import {
+  Outbox1763856000000,
+  OutboxAuditSubjects1764720000000,
+  OutboxTenantScope1764288000000,
+} from '@strongroom/platform';
 
 /** In order; TypeORM records each by name in `schema_migrations`. */
-export const migrations = [Outbox1763856000000, OutboxTenantScope1764288000000];
+export const migrations = [Outbox1763856000000, OutboxTenantScope1764288000000, OutboxAuditSubjects1764720000000];

@@ -1,4 +1,8 @@
-import { Outbox1763856000000, OutboxTenantScope1764288000000 } from '@strongroom/platform';
+import {
+  Outbox1763856000000,
+  OutboxAuditSubjects1764720000000,
+  OutboxTenantScope1764288000000,
+} from '@strongroom/platform';
 import { Tenants1763856000100 } from './1763856000100-tenants';
 import { TenantSettings1764028800100 } from './1764028800100-tenant-settings';
 import { TenantEnvironments1764201600100 } from './1764201600100-tenant-environments';
@@ -10,4 +14,5 @@ export const migrations = [
   TenantSettings1764028800100,
   TenantEnvironments1764201600100,
   OutboxTenantScope1764288000000,
+  OutboxAuditSubjects1764720000000,
 ];

@@ -1,4 +1,6 @@
 import {
+  AUDIT_STREAM,
+  auditSubjectOf,
   BACKEND_SERVICES,
   BUS_ACCESS,
   BUS_IDENTITIES,
@@ -21,6 +23,8 @@ import {
   reactivateTenant,
   SERVICE_NAMES,
   SERVICE_TOKEN_PERMISSIONS,
+  SIEM_CONSUMER,
+  SIEM_IDENTITY,
   suspendTenant,
   updateTenantSettings,
 } from '@strongroom/contracts';
@@ -51,6 +55,7 @@ describe('bus permission map', () => {
     expect(busPermissionMap().map((entry) => entry.user)).toEqual([
       ...SERVICE_NAMES.map((service) => `CN=${service},O=Strongroom`),
       'CN=strongroom-admin,O=Strongroom',
+      'CN=siem,O=Strongroom',
     ]);
     expect(busUserOf('ledger')).toBe('CN=ledger,O=Strongroom');
   });
@@ -87,13 +92,16 @@ describe('bus permission map', () => {
     }
     // The edges today: auth asks tenants whether a tenant exists, and the services holding tenant
     // data ask it for a tenant's region; nobody else calls sideways.
+    // Audit asks it for each tenant's audit retention.
     expect(BACKEND_SERVICES.filter((caller) => BUS_ACCESS[caller].calls.some((c) => c !== 'auth'))).toEqual([
       'auth',
       ...RESIDENT_DATA_SERVICES,
+      'audit',
     ]);
     expect(BUS_ACCESS.auth.calls).toEqual(['tenants']);
-    for (const service of RESIDENT_DATA_SERVICES) expect(BUS_ACCESS[service].calls).toEqual(['auth', 'tenants']);
-    for (const service of ['tenants', 'audit'] as const) expect(BUS_ACCESS[service].calls).toEqual(['auth']);
+    for (const service of [...RESIDENT_DATA_SERVICES, 'audit'] as const)
+      expect(BUS_ACCESS[service].calls).toEqual(['auth', 'tenants']);
+    expect(BUS_ACCESS.tenants.calls).toEqual(['auth']);
   });
 
   it('gives each identity its own reply inbox and none of another’s', () => {
@@ -105,15 +113,42 @@ describe('bus permission map', () => {
     }
   });
 
-  it('lets every service consume auth’s revocation stream, and audit every stream', () => {
+  it('lets every service consume auth’s revocation stream, and audit the AUDIT stream', () => {
     const auth = eventStreamOf('auth').name;
     for (const service of SERVICE_NAMES) {
       expect(mayPublish(service, `$JS.API.CONSUMER.MSG.NEXT.${auth}.revocations`)).toBe(true);
       expect(mayPublish(service, `$JS.ACK.${auth}.revocations.1.1.1.1.1`)).toBe(true);
     }
-    for (const stream of EVENT_STREAMS)
-      expect(mayPublish('audit', `$JS.API.CONSUMER.CREATE.${stream.name}.audit`)).toBe(true);
+    expect(mayPublish('audit', `$JS.API.CONSUMER.DURABLE.CREATE.${AUDIT_STREAM.name}.audit-store`)).toBe(true);
+    expect(mayPublish('audit', `$JS.ACK.${AUDIT_STREAM.name}.audit-store.1.1.1.1.1`)).toBe(true);
     expect(mayPublish('ledger', `$JS.API.CONSUMER.CREATE.${eventStreamOf('kyc').name}.spy`)).toBe(false);
+    expect(mayPublish('ledger', `$JS.API.CONSUMER.CREATE.${AUDIT_STREAM.name}.spy`)).toBe(false);
+  });
+
+  it('lets each service send audit events under its own emitter subject only', () => {
+    for (const service of SERVICE_NAMES) {
+      for (const emitter of SERVICE_NAMES)
+        expect([service, emitter, mayPublish(service, auditSubjectOf(emitter))]).toEqual([
+          service,
+          emitter,
+          service === emitter,
+        ]);
+    }
+    for (const identity of [OPERATOR_IDENTITY, SIEM_IDENTITY] as const)
+      expect(mayPublish(identity, auditSubjectOf('auth'))).toBe(false);
+  });
+
+  it('lets the SIEM identity read the AUDIT stream through its one consumer, and nothing else', () => {
+    const allowed = busPermissionsOf(SIEM_IDENTITY);
+    expect(allowed.answersRequests).toBe(false);
+    expect(allowed.subscribe).toEqual([`${busInboxPrefixOf(SIEM_IDENTITY)}.>`]);
+    expect(mayPublish(SIEM_IDENTITY, `$JS.API.CONSUMER.MSG.NEXT.${AUDIT_STREAM.name}.${SIEM_CONSUMER}`)).toBe(true);
+    expect(mayPublish(SIEM_IDENTITY, `$JS.ACK.${AUDIT_STREAM.name}.${SIEM_CONSUMER}.1.1.1.1.1`)).toBe(true);
+    expect(mayPublish(SIEM_IDENTITY, `$JS.API.CONSUMER.MSG.NEXT.${AUDIT_STREAM.name}.audit-store`)).toBe(false);
+    expect(mayPublish(SIEM_IDENTITY, `$JS.ACK.${AUDIT_STREAM.name}.audit-store.1.1.1.1.1`)).toBe(false);
+    for (const stream of EVENT_STREAMS)
+      expect(mayPublish(SIEM_IDENTITY, `$JS.API.CONSUMER.CREATE.${stream.name}.x`)).toBe(false);
+    for (const service of BACKEND_SERVICES) expect(mayPublish(SIEM_IDENTITY, `${service}.v1.health.check`)).toBe(false);
   });
 
   it('lets only the operator create streams, and nobody delete or purge one', () => {
@@ -173,7 +208,10 @@ describe('service identities and their tokens', () => {
     // Ledger, KYC and consent read a tenant's region on their own behalf, and nothing else.
     for (const service of RESIDENT_DATA_SERVICES)
       expect(SERVICE_TOKEN_PERMISSIONS[service]).toEqual(['tenants.tenants.read']);
-    for (const service of ['tenants', 'audit'] as const) expect(SERVICE_TOKEN_PERMISSIONS[service]).toEqual([]);
+    expect(SERVICE_TOKEN_PERMISSIONS.tenants).toEqual([]);
+    // Audit reads each tenant's retention (its settings) on its own behalf.
+    expect(SERVICE_TOKEN_PERMISSIONS.audit).toEqual(['tenants.tenants.read']);
+    expect(SERVICE_TOKEN_PERMISSIONS[SIEM_IDENTITY]).toEqual([]);
   });
 
   it('keeps only health checks, JWKS and service tokens public', () => {

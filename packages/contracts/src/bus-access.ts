@@ -1,3 +1,4 @@
+import { AUDIT_STREAM, auditSubjectOf } from './audit-events';
 import type { Permission } from './permissions';
 import { BACKEND_SERVICES, type BackendServiceName, SERVICE_NAMES, type ServiceName } from './services';
 
@@ -11,14 +12,27 @@ import { BACKEND_SERVICES, type BackendServiceName, SERVICE_NAMES, type ServiceN
 export const OPERATOR_IDENTITY = 'strongroom-admin';
 export type OperatorIdentity = typeof OPERATOR_IDENTITY;
 
-export const BUS_IDENTITIES = [...SERVICE_NAMES, OPERATOR_IDENTITY] as const;
-export type BusIdentity = ServiceName | OperatorIdentity;
+/**
+ * An external SIEM's identity (issue 7): it may read the AUDIT stream through the one durable
+ * consumer SIEM_CONSUMER, and nothing else (docs/audit.md "SIEM streaming"). NATS subjects have
+ * no partial-token wildcards, so the consumer's name is fixed.
+ */
+export const SIEM_IDENTITY = 'siem';
+export type SiemIdentity = typeof SIEM_IDENTITY;
+export const SIEM_CONSUMER = 'siem';
+
+export const BUS_IDENTITIES = [...SERVICE_NAMES, OPERATOR_IDENTITY, SIEM_IDENTITY] as const;
+export type BusIdentity = ServiceName | OperatorIdentity | SiemIdentity;
 
 /** Organisation of every client certificate subject: `O=Strongroom, CN=<identity>`. */
 export const BUS_CERTIFICATE_ORGANIZATION = 'Strongroom';
 
 export function isBusIdentity(value: string): value is BusIdentity {
   return (BUS_IDENTITIES as readonly string[]).includes(value);
+}
+
+function isService(identity: BusIdentity): identity is ServiceName {
+  return (SERVICE_NAMES as readonly string[]).includes(identity);
 }
 
 function isBackendService(identity: BusIdentity): identity is BackendServiceName {
@@ -75,6 +89,8 @@ export interface BusAccessDeclaration {
   readonly consumesEventsOf: readonly BackendServiceName[];
   /** May create and update event streams (never delete or purge them). */
   readonly managesStreams: boolean;
+  /** Reads the AUDIT stream: `'all'` (the audit service), `'siem'` (the durable consumer SIEM_CONSUMER only), or not at all. */
+  readonly readsAudit?: 'all' | 'siem';
 }
 
 const NOTHING: readonly BackendServiceName[] = [];
@@ -95,13 +111,27 @@ export const BUS_ACCESS: Readonly<Record<BusIdentity, BusAccessDeclaration>> = {
   ledger: { calls: ['auth', 'tenants'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
   kyc: { calls: ['auth', 'tenants'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
   consent: { calls: ['auth', 'tenants'], checksHealthOf: NOTHING, consumesEventsOf: ['auth'], managesStreams: false },
-  audit: { calls: ['auth'], checksHealthOf: NOTHING, consumesEventsOf: BACKEND_SERVICES, managesStreams: false },
+  // Audit reads the AUDIT stream (every service's audit events) and asks tenants for each tenant's retention.
+  audit: {
+    calls: ['auth', 'tenants'],
+    checksHealthOf: NOTHING,
+    consumesEventsOf: ['auth'],
+    managesStreams: false,
+    readsAudit: 'all',
+  },
   // The operator seeds the first tenant and its admin (`strongroom up`), before any user exists.
   [OPERATOR_IDENTITY]: {
     calls: ['tenants', 'auth'],
     checksHealthOf: BACKEND_SERVICES,
     consumesEventsOf: NOTHING,
     managesStreams: true,
+  },
+  [SIEM_IDENTITY]: {
+    calls: [],
+    checksHealthOf: NOTHING,
+    consumesEventsOf: NOTHING,
+    managesStreams: false,
+    readsAudit: 'siem',
   },
 };
 
@@ -122,7 +152,8 @@ export const SERVICE_TOKEN_PERMISSIONS: Readonly<Record<BusIdentity, readonly Pe
   ledger: ['tenants.tenants.read'],
   kyc: ['tenants.tenants.read'],
   consent: ['tenants.tenants.read'],
-  audit: [],
+  // Audit reads, on its own behalf, each tenant's audit retention (tenant settings).
+  audit: ['tenants.tenants.read'],
   // `strongroom up` seeds the first tenant, its admin and a demo OAuth client, before any user exists;
   // as the platform operator it also suspends and reactivates tenants and sets their token lifetimes.
   [OPERATOR_IDENTITY]: [
@@ -133,6 +164,7 @@ export const SERVICE_TOKEN_PERMISSIONS: Readonly<Record<BusIdentity, readonly Pe
     'auth.users.create',
     'auth.clients.create',
   ],
+  [SIEM_IDENTITY]: [],
 };
 
 /**
@@ -150,7 +182,20 @@ export interface BusPermissions {
 }
 
 /** The JetStream API a consumer of `stream` needs; never stream management, never DELETE. */
-function consumerApiOf(stream: string): string[] {
+function consumerApiOf(stream: string, consumer?: string): string[] {
+  if (consumer !== undefined) {
+    // One named durable consumer and nothing else of the stream.
+    return [
+      `$JS.API.CONSUMER.CREATE.${stream}.${consumer}`,
+      `$JS.API.CONSUMER.CREATE.${stream}.${consumer}.>`,
+      `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${consumer}`,
+      `$JS.API.CONSUMER.INFO.${stream}.${consumer}`,
+      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`,
+      `$JS.API.STREAM.INFO.${stream}`,
+      `$JS.ACK.${stream}.${consumer}.>`,
+      `$JS.FC.${stream}.${consumer}.>`,
+    ];
+  }
   return [
     // nats.js on a 2.9 server: `CONSUMER.CREATE.<stream>` (ephemeral) or `.<stream>.<name>[.<filter>]`.
     `$JS.API.CONSUMER.CREATE.${stream}`,
@@ -191,6 +236,15 @@ export function busPermissionsOf(identity: BusIdentity): BusPermissions {
   for (const checked of access.checksHealthOf) publish.add(`${checked}.v1.health.check`);
   for (const emitter of access.consumesEventsOf) {
     for (const subject of consumerApiOf(eventStreamOf(emitter).name)) publish.add(subject);
+  }
+  if (isService(identity)) {
+    // Every service (the gateway too) sends audit events under its own emitter subject only.
+    publish.add(auditSubjectOf(identity));
+    publish.add(`$JS.API.STREAM.INFO.${AUDIT_STREAM.name}`);
+  }
+  if (access.readsAudit !== undefined) {
+    const consumer = access.readsAudit === 'all' ? undefined : SIEM_CONSUMER;
+    for (const subject of consumerApiOf(AUDIT_STREAM.name, consumer)) publish.add(subject);
   }
   if (access.managesStreams) for (const subject of STREAM_MANAGEMENT_API) publish.add(subject);
 

@@ -5,6 +5,13 @@ export const HEADERS = {
   requestId: 'x-request-id',
   /** The caller's credential: `Bearer <jwt>` of the end user or of the calling service. */
   authorization: 'authorization',
+  /**
+   * The HTTP client's address and user agent as the gateway saw them, for the audit trail
+   * (issue 7). Set by the gateway on every call it forwards (a client's own values are replaced);
+   * recorded as the gateway's statement, never used for a decision.
+   */
+  clientIp: 'x-strongroom-client-ip',
+  userAgent: 'x-strongroom-user-agent',
 } as const;
 
 /** W3C trace-context `traceparent` (version 00). */

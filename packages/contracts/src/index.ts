@@ -1,4 +1,7 @@
 export * from './api-keys';
+export * from './audit-chain';
+export * from './audit-events';
+export * from './audit-records';
 export * from './bus-access';
 export * from './canonical-json';
 export * from './cards';

@@ -45,6 +45,7 @@ export const PERMISSIONS = {
   'consent.consents.revoke': 'Revoke consents',
   'audit.records.read': "Query a tenant's audit records",
   'audit.records.export': "Export a tenant's audit records with their checkpoint",
+  'audit.legal-holds.manage': "Place and release a legal hold on a tenant's audit records",
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

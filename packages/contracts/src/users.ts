@@ -120,6 +120,7 @@ const TENANT_ADMIN: Permission[] = [
   'consent.consents.revoke',
   'audit.records.read',
   'audit.records.export',
+  'audit.legal-holds.manage',
 ];
 
 /**

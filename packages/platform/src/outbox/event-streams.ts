@@ -1,4 +1,4 @@
-import { EVENT_STREAMS } from '@strongroom/contracts';
+import { AUDIT_STREAM, EVENT_STREAMS } from '@strongroom/contracts';
 import { DiscardPolicy, type NatsConnection, RetentionPolicy, StorageType, type StreamConfig } from 'nats';
 
 const NANOS_PER_SECOND = 1_000_000_000;
@@ -7,10 +7,17 @@ export const EVENT_DEDUPLICATION_WINDOW_SECONDS = 10 * 60;
 /** Events are kept for consumers that were down (DESIGN: as long as the longest token lives). */
 export const EVENT_RETENTION_SECONDS = 90 * 24 * 60 * 60;
 export const EVENT_STREAM_BYTES_MAX = 1_073_741_824;
+/**
+ * The AUDIT stream keeps events for SIEM consumers and for an audit service that was down; the
+ * store, not the stream, is the record (7 years). When full it refuses new events (discard new):
+ * the outbox keeps them and retries, so an event is never dropped unread.
+ */
+export const AUDIT_STREAM_RETENTION_SECONDS = 30 * 24 * 60 * 60;
+export const AUDIT_STREAM_BYTES_MAX = 10 * 1_073_741_824;
 
 /**
  * One file-backed JetStream stream per emitting service (`EVT_<SERVICE>` holding
- * `evt.<service>.>`), every option stated. Run by the operator identity (`strongroom-admin`):
+ * `evt.<service>.>`), and the AUDIT stream (`audit.events.>`), every option stated. Run by the operator identity (`strongroom-admin`):
  * services may not create or alter streams.
  */
 export async function ensureEventStreams(connection: NatsConnection, replicas = 1): Promise<void> {
@@ -27,13 +34,31 @@ export async function ensureEventStreams(connection: NatsConnection, replicas = 
       duplicate_window: EVENT_DEDUPLICATION_WINDOW_SECONDS * NANOS_PER_SECOND,
       num_replicas: replicas,
     };
-    try {
-      await manager.streams.info(declaration.name);
-      await manager.streams.update(declaration.name, config);
-    } catch (error) {
-      if (!isStreamNotFound(error)) throw error;
-      await manager.streams.add(config);
-    }
+    await ensureStream(manager, config);
+  }
+  await ensureStream(manager, {
+    name: AUDIT_STREAM.name,
+    subjects: [...AUDIT_STREAM.subjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.New,
+    max_age: AUDIT_STREAM_RETENTION_SECONDS * NANOS_PER_SECOND,
+    max_bytes: AUDIT_STREAM_BYTES_MAX,
+    duplicate_window: EVENT_DEDUPLICATION_WINDOW_SECONDS * NANOS_PER_SECOND,
+    num_replicas: replicas,
+  });
+}
+
+async function ensureStream(
+  manager: Awaited<ReturnType<NatsConnection['jetstreamManager']>>,
+  config: Partial<StreamConfig> & { name: string },
+): Promise<void> {
+  try {
+    await manager.streams.info(config.name);
+    await manager.streams.update(config.name, config);
+  } catch (error) {
+    if (!isStreamNotFound(error)) throw error;
+    await manager.streams.add(config);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { outboxTableSql, outboxTenantScopeSql } from './outbox-sql';
+import { outboxAuditSubjectsSql, outboxTableSql, outboxTenantScopeSql } from './outbox-sql';
 
 /** The first migration of every service database: the transactional outbox. */
 export class Outbox1763856000000 implements MigrationInterface {
@@ -27,5 +27,21 @@ export class OutboxTenantScope1764288000000 implements MigrationInterface {
     await queryRunner.query('DROP POLICY outbox_tenant_scope ON outbox');
     await queryRunner.query('ALTER TABLE outbox NO FORCE ROW LEVEL SECURITY');
     await queryRunner.query('ALTER TABLE outbox DISABLE ROW LEVEL SECURITY');
+  }
+}
+
+/** Every service database: the outbox also carries audit events (`audit.events.<emitter>`). */
+export class OutboxAuditSubjects1764720000000 implements MigrationInterface {
+  readonly name = 'OutboxAuditSubjects1764720000000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    for (const statement of outboxAuditSubjectsSql()) await queryRunner.query(statement);
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('ALTER TABLE outbox DROP CONSTRAINT outbox_subject_check');
+    await queryRunner.query(
+      "ALTER TABLE outbox ADD CONSTRAINT outbox_subject_check CHECK (subject ~ '^evt\\.[a-z]+\\.v1\\.[a-z0-9-]+\\.[a-z0-9-]+$')",
+    );
   }
 }

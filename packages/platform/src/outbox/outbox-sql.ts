@@ -37,6 +37,18 @@ export function outboxTableSql(): string[] {
   ];
 }
 
+/**
+ * Audit events (issue 7) leave through the outbox too, on `audit.events.<emitter>` (the AUDIT
+ * stream) beside the service's own `evt.…` events.
+ */
+export function outboxAuditSubjectsSql(): string[] {
+  return [
+    'ALTER TABLE outbox DROP CONSTRAINT outbox_subject_check',
+    `ALTER TABLE outbox ADD CONSTRAINT outbox_subject_check
+       CHECK (subject ~ '^(evt\\.[a-z]+\\.v1\\.[a-z0-9-]+\\.[a-z0-9-]+|audit\\.events\\.[a-z]+)$')`,
+  ];
+}
+
 const CURRENT_TENANT = "nullif(current_setting('app.tenant_id', true), '')";
 
 /**

@@ -1,0 +1,212 @@
+import { z } from 'zod';
+import { SERVICE_NAMES, type ServiceName } from './services';
+import { PLATFORM_TENANT_ID, tenantIdSchema } from './tenants';
+import { environmentSchema } from './tokens';
+
+/**
+ * The audit trail's one event shape (issue 7). Every service records what it did, what it
+ * refused and what failed as audit events; the audit service chains them per tenant
+ * (audit-chain.ts) and answers queries, exports and verification (audit-records.ts).
+ *
+ * Events travel in the JetStream stream AUDIT, apart from the services' own event streams, as
+ * batches of one emitter: a message on `audit.events.<emitter>` holds 1–AUDIT_EVENTS_PER_MESSAGE_MAX
+ * events. nats-server lets an identity publish only its own emitter subject, so the emitter a
+ * record names is the one that sent it (the audit service takes it from the subject, never from
+ * the payload).
+ */
+
+/** The stream name and its subjects: file storage, a duplicate window, discard-new when full (never drop unread events). */
+export const AUDIT_STREAM = { name: 'AUDIT', subjects: ['audit.events.>'] } as const;
+export const AUDIT_SUBJECT_PREFIX = 'audit.events';
+
+/** Who may send audit events: every service, the gateway included (it refuses requests before any service sees them). */
+export const AUDIT_EMITTERS = SERVICE_NAMES;
+export type AuditEmitter = ServiceName;
+
+export function auditSubjectOf(emitter: AuditEmitter): `audit.events.${AuditEmitter}` {
+  return `${AUDIT_SUBJECT_PREFIX}.${emitter}`;
+}
+
+/** The emitter a subject names, or undefined when it is not an audit subject. */
+export function auditEmitterOfSubject(subject: string): AuditEmitter | undefined {
+  const match = /^audit\.events\.([a-z]+)$/.exec(subject);
+  const emitter = match?.[1];
+  return emitter !== undefined && (AUDIT_EMITTERS as readonly string[]).includes(emitter)
+    ? (emitter as AuditEmitter)
+    : undefined;
+}
+
+/** Events of one message: a ledger transaction of 1,000 transfers is one outbox row and one message. */
+export const AUDIT_EVENTS_PER_MESSAGE_MAX = 1_000;
+/** A record's details, canonical JSON, at most this many bytes: audit records describe, they do not carry data. */
+export const AUDIT_DETAILS_BYTES_MAX = 4_096;
+
+/**
+ * The action catalogue: every action a record may name, declared once. `<service>.<resource>.<verb>`.
+ * Seed 001 asks for authentication, allocation, redemption and settlement by name; seed 003 for
+ * correlation ids (requestId, traceId) on every one.
+ */
+export const AUDIT_ACTIONS = {
+  // Authentication and identity (auth).
+  'auth.login.attempt': 'A sign-in with a password (outcome: success, failure or denied when throttled or locked)',
+  'auth.mfa.enrol': 'A TOTP factor enrolled',
+  'auth.token.issue': 'Tokens issued (a grant, a refresh, an API-key exchange, a service token)',
+  'auth.token.revoke': 'Tokens revoked (a user, a client, a token family or a whole tenant)',
+  'auth.token.reuse-detect': 'A rotated refresh token was presented again; its family is revoked',
+  'auth.user.create': 'A user created',
+  'auth.membership.change': "A user's roles changed",
+  'auth.role.create': 'A custom role defined',
+  'auth.role.update': 'A custom role changed',
+  'auth.role.delete': 'A custom role deleted',
+  'auth.client.create': 'An OAuth2 client registered',
+  'auth.api-key.create': 'An API key created',
+  'auth.api-key.rotate': 'An API key rotated',
+  'auth.api-key.revoke': 'An API key revoked',
+  'auth.api-key.authenticate': 'An API key presented (outcome: success, or denied)',
+  'auth.card.register': 'A card registered with its PIN',
+  'auth.card.verify-pin': 'A card PIN checked (failure counts toward the lock)',
+  'auth.card.change-pin': 'A card PIN changed',
+  'auth.card.lock': 'A card locked after repeated wrong PINs',
+  'auth.card.unlock': 'A card unlocked',
+  'auth.anomaly.detect': 'A sign-in from a new device or place',
+  // Tenants.
+  'tenants.tenant.create': 'A tenant created',
+  'tenants.tenant.suspend': 'A tenant suspended',
+  'tenants.tenant.reactivate': 'A tenant reactivated',
+  'tenants.settings.update': "A tenant's settings changed (token lifetimes, retention)",
+  'tenants.environment.update': "An environment's IP allowlist or rate plan changed",
+  // Ledger: one record per transfer, its action its category (seed 001's allocation, redemption, settlement).
+  'ledger.account.create': 'A ledger account opened',
+  'ledger.account.close': 'A ledger account closed',
+  'ledger.transfer.allocation': 'A transfer of category allocation applied',
+  'ledger.transfer.redemption': 'A transfer of category redemption applied',
+  'ledger.transfer.settlement': 'A transfer of category settlement applied',
+  'ledger.transfer.disbursement': 'A transfer of category disbursement applied',
+  'ledger.transfer.repayment': 'A transfer of category repayment applied',
+  'ledger.transfer.fee': 'A transfer of category fee applied',
+  'ledger.transfer.interest': 'A transfer of category interest applied',
+  'ledger.transfer.adjustment': 'A transfer of category adjustment applied',
+  'ledger.transfer.other': 'A transfer of category other applied',
+  'ledger.export.create': 'A period of the ledger exported (the whole books of the period)',
+  // The gateway: requests refused before any service saw them.
+  'gateway.request.authenticate': 'A request whose credential was refused (missing, invalid, expired or revoked)',
+  'gateway.request.authorize': "A request refused for the credential's permissions, environment or address",
+  // Reading decrypted personal data is itself audited (issue 7), wherever it happens.
+  'pii.read': 'Decrypted personal data read',
+  // The audit trail's own operations.
+  'audit.records.export': 'Audit records exported',
+  'audit.checkpoint.create': 'A checkpoint signed on demand',
+  'audit.legal-hold.place': "A legal hold placed on a tenant's records",
+  'audit.legal-hold.release': 'A legal hold released',
+  'audit.records.purge': 'Records past their retention purged (the boundary is anchored by a checkpoint)',
+} as const;
+
+export type AuditAction = keyof typeof AUDIT_ACTIONS;
+export const auditActionSchema = z.enum(Object.keys(AUDIT_ACTIONS) as [AuditAction, ...AuditAction[]]);
+
+export const AUDIT_ACTOR_TYPES = ['user', 'client', 'api_key', 'service', 'anonymous'] as const;
+export const auditActorSchema = z
+  .object({
+    /** `anonymous`: nobody proved who they are (a failed sign-in to an unknown account, a missing token). */
+    type: z.enum(AUDIT_ACTOR_TYPES),
+    id: z.string().regex(/^[A-Za-z0-9._:@-]{1,128}$/),
+  })
+  .strict();
+export type AuditActor = z.infer<typeof auditActorSchema>;
+export const ANONYMOUS_ACTOR: AuditActor = { type: 'anonymous', id: 'anonymous' };
+
+export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
+export const auditOutcomeSchema = z.enum(AUDIT_OUTCOMES);
+export type AuditOutcome = z.infer<typeof auditOutcomeSchema>;
+
+const identifierSchema = z.string().regex(/^[A-Za-z0-9._:@/-]{1,200}$/);
+export const auditResourceSchema = z
+  .object({ type: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/), id: identifierSchema })
+  .strict();
+
+/**
+ * Detail keys that name secrets or raw personal data: an emitter that sends one has a bug, and
+ * the event is refused whole (at the emitter, before anything is written). Personal data goes in
+ * as tokens (the platform's keyed tokenization), under keys ending in `Token`.
+ */
+export const AUDIT_FORBIDDEN_DETAIL_KEY =
+  /(password|passcode|secret|pin$|^pin|otp|totp|privatekey|private_key|authorization|cookie|bearer|email|phone|msisdn|nationalid|national_id|passport|cardnumber|card_number|pan$|iban|accountnumber|account_number|dateofbirth|date_of_birth|address)(?!token)/i;
+
+type DetailValue = string | number | boolean | null | DetailValue[] | { [key: string]: DetailValue };
+const detailValueSchema: z.ZodType<DetailValue> = z.lazy(() =>
+  z.union([
+    z.string().max(1_024),
+    z.number().int().refine(Number.isSafeInteger),
+    z.boolean(),
+    z.null(),
+    z.array(detailValueSchema).max(64),
+    z.record(z.string().max(64), detailValueSchema),
+  ]),
+);
+
+function forbiddenKeysOf(value: DetailValue, path: string[] = []): string[] {
+  if (Array.isArray(value)) return value.flatMap((item) => forbiddenKeysOf(item, path));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, item]) => [
+    ...(AUDIT_FORBIDDEN_DETAIL_KEY.test(key) ? [[...path, key].join('.')] : []),
+    ...forbiddenKeysOf(item, [...path, key]),
+  ]);
+}
+
+export const auditDetailsSchema = z.record(z.string().max(64), detailValueSchema).superRefine((details, context) => {
+  for (const key of forbiddenKeysOf(details)) {
+    context.addIssue({ code: 'custom', message: `detail "${key}" may hold a secret or personal data`, path: [key] });
+  }
+  if (Buffer.byteLength(JSON.stringify(details), 'utf8') > AUDIT_DETAILS_BYTES_MAX) {
+    context.addIssue({ code: 'custom', message: `details exceed ${AUDIT_DETAILS_BYTES_MAX} bytes` });
+  }
+});
+
+/** Instants in records: UTC, milliseconds (canonical, so the hash of a record is one value). */
+export const auditInstantSchema = z.iso.datetime({ precision: 3 });
+
+export const auditEventSchema = z
+  .object({
+    /** Unique per event, chosen by the emitter: the audit service stores an id once, however often it arrives. */
+    id: z.uuid(),
+    /** The tenant whose chain holds the record; the platform's own actions go to PLATFORM_TENANT_ID's. */
+    tenantId: tenantIdSchema,
+    environment: environmentSchema.optional(),
+    occurredAt: auditInstantSchema,
+    actor: auditActorSchema,
+    action: auditActionSchema,
+    resource: auditResourceSchema,
+    outcome: auditOutcomeSchema,
+    /** For failure and denied: the typed error code (e.g. INSUFFICIENT_FUNDS, invalid_credentials). */
+    reason: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+      .optional(),
+    /** The correlation id of the request (x-request-id), so a record joins the logs and the trace. */
+    requestId: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,128}$/)
+      .optional(),
+    traceId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/)
+      .optional(),
+    sourceIp: z
+      .string()
+      .regex(/^[0-9A-Fa-f.:]{2,45}$/)
+      .optional(),
+    userAgent: z.string().max(256).optional(),
+    details: auditDetailsSchema.default({}),
+  })
+  .strict();
+export type AuditEvent = z.infer<typeof auditEventSchema>;
+export type AuditEventInput = z.input<typeof auditEventSchema>;
+
+/** One message of the AUDIT stream: events of one emitter, in the order they happened. */
+export const auditMessageSchema = z
+  .object({ events: z.array(auditEventSchema).min(1).max(AUDIT_EVENTS_PER_MESSAGE_MAX) })
+  .strict();
+export type AuditMessage = z.infer<typeof auditMessageSchema>;
+
+/** The chain that holds the platform's own actions (tenant creation, suspension, operator calls). */
+export const PLATFORM_AUDIT_TENANT_ID = PLATFORM_TENANT_ID;
