@@ -91,6 +91,8 @@ export const AUDIT_ACTIONS = {
   // The gateway: requests refused before any service saw them.
   'gateway.request.authenticate': 'A request whose credential was refused (missing, invalid, expired or revoked)',
   'gateway.request.authorize': "A request refused for the credential's permissions, environment or address",
+  // A service refusing a bus call itself (no or a bad credential, a missing permission, another tenant).
+  'service.request.authorize': 'A bus call refused by the service for its credential, permission or tenant',
   // Reading decrypted personal data is itself audited (issue 7), wherever it happens.
   'pii.read': 'Decrypted personal data read',
   // The audit trail's own operations.
