@@ -3,8 +3,15 @@ import { join } from 'node:path';
 import { OPERATOR_IDENTITY } from '@strongroom/contracts';
 import { createTestDatabase, startTestNats, type TestDatabase, type TestNats } from '@strongroom/testing';
 import { Client } from 'pg';
-import { createServiceDataSource, enqueueEvent, ensureEventStreams, Outbox1763856000000, withoutTenant } from '../src';
-import { deliveriesOf, probeRecorded, waitUntil } from './fixtures/outbox-stream';
+import {
+  createServiceDataSource,
+  enqueueEvent,
+  enqueueEvents,
+  ensureEventStreams,
+  Outbox1763856000000,
+  withoutTenant,
+} from '../src';
+import { deliveriesOf, PROBE_STREAM, probeRecorded, streamMessagesOf, waitUntil } from './fixtures/outbox-stream';
 
 // The relay runs as a real child process (TypeScript compiled on load by swc through the
 // testing package's register), so SIGKILL hits it exactly as a crash would: no finally, no stop().
@@ -39,24 +46,37 @@ describe('the outbox relay crashing at the worst moments', () => {
     await nats?.stop();
   });
 
-  async function enqueue(n: number): Promise<string> {
+  async function withRuntime<T>(work: (source: ReturnType<typeof createServiceDataSource>) => Promise<T>): Promise<T> {
     const source = createServiceDataSource({ url: database.runtimeUrl, applicationName: 'outbox-crash-test' });
     await source.initialize();
     try {
-      return await withoutTenant(source, (manager) => enqueueEvent(manager, probeRecorded, { n }));
+      return await work(source);
     } finally {
       await source.destroy();
     }
   }
 
-  async function publishedAt(eventId: string): Promise<Date | null> {
-    const { rows } = await owner.query('SELECT published_at FROM outbox WHERE id = $1', [eventId]);
-    return rows[0]?.published_at ?? null;
+  const enqueue = (n: number) =>
+    withRuntime((source) => withoutTenant(source, (manager) => enqueueEvent(manager, probeRecorded, { n })));
+
+  async function isPending(eventId: string): Promise<boolean> {
+    const { rows } = await owner.query('SELECT 1 FROM outbox WHERE id = $1', [eventId]);
+    return rows.length === 1;
   }
 
-  async function startRelay(): Promise<RelayProcess> {
+  async function pendingRows(): Promise<number> {
+    return (await owner.query('SELECT count(*)::int AS n FROM outbox')).rows[0].n;
+  }
+
+  async function startRelay(environment: Record<string, string> = {}): Promise<RelayProcess> {
     const child = spawn(process.execPath, ['-r', REGISTER, RELAY_FIXTURE], {
-      env: { ...process.env, DATABASE_RUNTIME_URL: database.runtimeUrl, NATS_URL: nats.url, NATS_PKI_DIR: nats.pkiDir },
+      env: {
+        ...process.env,
+        ...environment,
+        DATABASE_RUNTIME_URL: database.runtimeUrl,
+        NATS_URL: nats.url,
+        NATS_PKI_DIR: nats.pkiDir,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     relays.add(child);
@@ -88,37 +108,73 @@ describe('the outbox relay crashing at the worst moments', () => {
     const stuck = await startRelay();
     await waitUntil('the relay to fail claiming', () => stuck.output().includes('could not publish'));
     await kill9(stuck);
-    expect(await publishedAt(eventId)).toBeNull();
+    expect(await isPending(eventId)).toBe(true);
     expect(await deliveriesOf(nats, eventId)).toHaveLength(0);
 
     await owner.query(`GRANT SELECT ON outbox TO ${database.databaseName}_app`);
     const restarted = await startRelay();
-    await waitUntil('the restarted relay to publish', async () => (await publishedAt(eventId)) !== null);
+    await waitUntil('the restarted relay to publish', async () => !(await isPending(eventId)));
     await kill9(restarted);
     expect(await deliveriesOf(nats, eventId)).toHaveLength(1);
   });
 
-  it('delivers exactly once when the relay is killed after publishing but before marking published', async () => {
-    // A trigger refusing the mark (not a REVOKE: the claim's FOR UPDATE needs the UPDATE grant)
-    // holds the relay exactly between publish and mark: it publishes, fails to mark, rolls back
-    // and publishes again, and that is where we kill it. JetStream acknowledges the second publish
-    // as a duplicate (Nats-Msg-Id inside the stream's duplicate window), which the relay logs.
-    await owner.query(`CREATE FUNCTION refuse_mark() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN RAISE EXCEPTION 'mark refused by the test'; END $$`);
-    await owner.query('CREATE TRIGGER refuse_mark BEFORE UPDATE ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_mark()');
+  it('delivers exactly once when the relay is killed after publishing but before its commit', async () => {
+    // A deferred trigger refuses the commit of the claim: the relay publishes, JetStream
+    // acknowledges, COMMIT fails, the claim rolls back and the row is published again, which
+    // JetStream acknowledges as a duplicate (Nats-Msg-Id inside the stream's duplicate window)
+    // and the relay logs. That is where we kill it: between a publish and its commit.
+    await owner.query(`CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'commit refused by the test'; END $$`);
+    await owner.query(`CREATE CONSTRAINT TRIGGER refuse_commit AFTER DELETE ON outbox
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()`);
     const stuck = await startRelay();
     const eventId = await enqueue(2);
     await waitUntil('a republish to be deduplicated', () => stuck.output().includes('duplicates dropped'));
     await kill9(stuck);
-    expect(await publishedAt(eventId)).toBeNull();
+    expect(await isPending(eventId)).toBe(true);
+    expect(await deliveriesOf(nats, eventId)).toHaveLength(1);
 
-    await owner.query('DROP TRIGGER refuse_mark ON outbox');
+    await owner.query('DROP TRIGGER refuse_commit ON outbox');
     const restarted = await startRelay();
-    await waitUntil('the restarted relay to mark the event', async () => (await publishedAt(eventId)) !== null);
+    await waitUntil('the restarted relay to commit the event', async () => !(await isPending(eventId)));
     await kill9(restarted);
     expect(restarted.output()).toContain('duplicates dropped');
     const deliveries = await deliveriesOf(nats, eventId);
     expect(deliveries).toHaveLength(1);
     expect(deliveries[0]?.json()).toEqual({ n: 2 });
+  });
+
+  it('stores every event once and in order when the relay is killed mid-stream, batches in flight', async () => {
+    const events = 6_000;
+    const first = 100_000;
+    await withRuntime(async (source) => {
+      for (let start = 0; start < events; start += 1_000) {
+        const payloads = Array.from({ length: 1_000 }, (_, i) => ({ payload: { n: first + start + i } }));
+        await withoutTenant(source, (manager) => enqueueEvents(manager, probeRecorded, payloads));
+      }
+    });
+    const reader = await nats.connectAs('ledger');
+    const stored = async () => (await (await reader.jetstreamManager()).streams.info(PROBE_STREAM)).state.messages;
+    try {
+      const before = await stored();
+      // Small batches: several commits go by before the kill, and some are out when it lands.
+      const relay = await startRelay({ RELAY_BATCH_SIZE: '100' });
+      await waitUntil('a part of the events to be stored', async () => (await stored()) - before >= 1_500, 30_000);
+      await kill9(relay);
+      const left = await pendingRows();
+      expect(left).toBeGreaterThan(0);
+      expect(left).toBeLessThan(events);
+
+      const restarted = await startRelay({ RELAY_BATCH_SIZE: '100' });
+      await waitUntil('the outbox to be empty', async () => (await pendingRows()) === 0, 30_000);
+      await kill9(restarted);
+    } finally {
+      await reader.close();
+    }
+    const published = (await streamMessagesOf(nats))
+      .map((message) => ({ id: message.headers?.get('Nats-Msg-Id'), n: message.json<{ n: number }>().n }))
+      .filter((message) => message.n >= first);
+    expect(published.map((message) => message.n)).toEqual(Array.from({ length: events }, (_, i) => first + i));
+    expect(new Set(published.map((message) => message.id)).size).toBe(events);
   });
 });

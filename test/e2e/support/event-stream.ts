@@ -6,7 +6,7 @@ import { AckPolicy, DeliverPolicy } from 'nats';
 
 /**
  * Reads an event stream of a running stack from its start, as a bus identity allowed to consume
- * it (`audit` consumes every stream): a fresh pull consumer, filtered to one subject, fetched
+ * it (every service consumes EVT_AUTH; `audit` the AUDIT stream): a fresh pull consumer, filtered to one subject, fetched
  * until the caller has what it waits for or the deadline passes. For e2e tests.
  */
 

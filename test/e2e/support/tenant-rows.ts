@@ -153,6 +153,8 @@ export async function probeAsRuntimeRole(
   runtimeRole: string,
   table: TenantTable,
   tenants: { actor: string; victim: string },
+  /** Run as superuser first, inside the rolled-back transaction, with $1 = the victim: a row to try (an outbox's pending event). */
+  seedVictimRow?: string,
 ): Promise<RuntimeProbe> {
   const name = `public.${quoteIdentifier(table.table)}`;
   const column = quoteIdentifier(table.tenantColumn);
@@ -164,6 +166,7 @@ export async function probeAsRuntimeRole(
 
   await client.query('BEGIN');
   try {
+    if (seedVictimRow !== undefined) await client.query(seedVictimRow, [tenants.victim]);
     const counted = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${name} WHERE ${ofVictim}`, [
       tenants.victim,
     ]);

@@ -36,7 +36,8 @@ export const NATS_LIMITS = {
   pingsOutstandingMax: 3,
   tlsHandshakeTimeoutSeconds: 2,
   jetstreamMemoryBytes: 268_435_456,
-  jetstreamFileBytes: 10_737_418_240,
+  // A ceiling, not an allocation: the sum of every stream's max_bytes (6 × 1 GiB + AUDIT's 8 GiB) must fit under it.
+  jetstreamFileBytes: 34_359_738_368,
 } as const;
 
 export type NatsConfigErrorCode = 'NATS_CONFIG_UNSAFE_STRING' | 'NATS_CONFIG_INVALID_PORT';

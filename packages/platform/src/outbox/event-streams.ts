@@ -10,10 +10,11 @@ export const EVENT_STREAM_BYTES_MAX = 1_073_741_824;
 /**
  * The AUDIT stream keeps events for SIEM consumers and for an audit service that was down; the
  * store, not the stream, is the record (7 years). When full it refuses new events (discard new):
- * the outbox keeps them and retries, so an event is never dropped unread.
+ * the outboxes keep them and retry, so an event is never dropped unread (docs/audit.md "Sizing":
+ * 8 GiB is about 14 M events of 600 bytes, days of a busy platform; size it to peak rate × window).
  */
-export const AUDIT_STREAM_RETENTION_SECONDS = 30 * 24 * 60 * 60;
-export const AUDIT_STREAM_BYTES_MAX = 10 * 1_073_741_824;
+export const AUDIT_STREAM_RETENTION_SECONDS = 7 * 24 * 60 * 60;
+export const AUDIT_STREAM_BYTES_MAX = 8 * 1_073_741_824;
 
 /**
  * One file-backed JetStream stream per emitting service (`EVT_<SERVICE>` holding

@@ -29,9 +29,11 @@ export function outboxTableSql(): string[] {
      $body$`,
     `CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
        FOR EACH STATEMENT EXECUTE FUNCTION strongroom_outbox_notify()`,
-    // The runtime role enqueues (INSERT) and, as the relay, claims (SELECT … FOR UPDATE), marks
-    // published (UPDATE of published_at only: a published event's content never changes) and
-    // deletes old published rows (DESIGN "Growth stays bounded").
+    // The runtime role enqueues (INSERT) and, as the relay, claims (SELECT … FOR UPDATE, which
+    // needs an UPDATE grant: published_at only, so an event's content never changes) and deletes
+    // the rows it published, in the transaction that published them (outbox-relay.ts). Relays
+    // before claim-and-delete marked published_at and deleted the rows a day later: the column
+    // and its index stay for rows such a relay left (the relay sweeps them).
     ...grantRuntimeSql('outbox', ['SELECT', 'INSERT', 'UPDATE (published_at)', 'DELETE']),
     ...grantRuntimeSequenceSql('outbox_seq_seq'),
   ];
