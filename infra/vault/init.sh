@@ -37,7 +37,8 @@ for service in $SERVICES; do
 done
 # Access and ID tokens (JWS ES256), published in the JWKS from transit/keys/auth-token-signing.
 create_key auth-token-signing ecdsa-p256
-# Signed audit checkpoints over the hash chain.
+# Signed audit checkpoints over the hash chain (issue 7); the audit service may sign with it and read its
+# public keys (its policy's audit-* paths), never create, rotate or export it.
 create_key audit-checkpoint-signing ed25519
 # Signed ledger export manifests (seed 001: quarterly audit exports); the ledger may sign, never create.
 create_key ledger-export-signing ed25519

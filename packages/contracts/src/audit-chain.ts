@@ -84,8 +84,11 @@ export type AuditSigningKey = z.infer<typeof auditSigningKeySchema>;
 export const auditCheckpointSchema = z
   .object({
     statement: auditCheckpointStatementSchema,
-    /** `vault:v<version>:<base64>` over canonicalJson(statement). */
-    signature: z.string().regex(/^vault:v[0-9]{1,9}:[A-Za-z0-9+/]+={0,2}$/),
+    /**
+     * `vault:v<version>:<base64>` over canonicalJson(statement); `local:v…` from the local secrets
+     * provider (development). The prefix only names the backend: the pinned keys decide.
+     */
+    signature: z.string().regex(/^(vault|local):v[0-9]{1,9}:[A-Za-z0-9+/]+={0,2}$/),
     keyVersion: z.number().int().min(1),
   })
   .strict();
@@ -95,7 +98,7 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 /** Whether a checkpoint's signature is valid under one of the pinned keys (the key its signature names). */
 export function isAuditCheckpointSigned(checkpoint: AuditCheckpoint, keys: readonly AuditSigningKey[]): boolean {
-  const match = /^vault:v([0-9]+):(.+)$/.exec(checkpoint.signature);
+  const match = /^(?:vault|local):v([0-9]+):(.+)$/.exec(checkpoint.signature);
   if (!match) return false;
   const version = Number(match[1]);
   const key = keys.find((candidate) => candidate.version === version);
@@ -149,6 +152,13 @@ export interface AuditChainStart {
   /** The seq of the last record before the first one present (0 at genesis). */
   seq: number;
   hash: string;
+  /**
+   * What vouches for a start after genesis. `start` (the default): a signed checkpoint at the start
+   * (a purge boundary). `end`: a signed checkpoint at the last record (an export's run of records:
+   * each record's hash covers the link before it, so the checkpoint at the end vouches for the
+   * whole run back to its start hash).
+   */
+  vouchedBy?: 'start' | 'end';
 }
 
 /** Verification report problems are capped: a rewritten chain breaks at every record. */
@@ -158,11 +168,22 @@ export const AUDIT_PROBLEMS_MAX = 100;
  * Verifies one tenant's chain incrementally: feed records in ascending seq order (pages from a
  * cursor), then finish with the checkpoints and the stored head. Pure; about 2 µs a record
  * beyond the JSON parse.
+ *
+ * A long chain has many checkpoints (one a minute while a tenant is busy): they may be given in
+ * pages too, so memory stays bounded. `watch` the seqs of the next page of checkpoints before
+ * feeding the records they cover, `checkCheckpoints` them once those records are in, and pass
+ * the rest to `finish`.
  */
 export class AuditChainVerifier {
   private expectedSeq: number;
   private previousHash: string;
+  private readonly watched: Set<number>;
   private readonly hashes = new Map<number, string>();
+  private checkpointsChecked = 0;
+  private checkpointsValid = 0;
+  private anchored = false;
+  /** The highest seq a valid checkpoint matched (for a start vouched for by the end). */
+  private lastMatchedSeq = -1;
   readonly problems: AuditProblem[] = [];
   records = 0;
 
@@ -170,14 +191,20 @@ export class AuditChainVerifier {
     readonly tenantId: string,
     private readonly start: AuditChainStart,
     /** Seqs whose hash a checkpoint will be checked against; only these are remembered. */
-    private readonly watchedSeqs: ReadonlySet<number> = new Set(),
+    watchedSeqs: ReadonlySet<number> = new Set(),
   ) {
     this.expectedSeq = start.seq + 1;
     this.previousHash = start.hash;
+    this.watched = new Set(watchedSeqs);
   }
 
   private report(kind: AuditProblemKind, seq: number, message: string): void {
     if (this.problems.length < AUDIT_PROBLEMS_MAX) this.problems.push({ kind, seq, message });
+  }
+
+  /** Remembers the hashes of these seqs too (checkpoints of a later page), for records not fed yet. */
+  watch(seqs: Iterable<number>): void {
+    for (const seq of seqs) this.watched.add(seq);
   }
 
   add(stored: StoredAuditRecord): void {
@@ -208,7 +235,7 @@ export class AuditChainVerifier {
     }
     // Follow the document's own hash: one changed record is reported once, not at every later link.
     this.previousHash = recomputed;
-    if (this.watchedSeqs.has(seq)) this.hashes.set(seq, recomputed);
+    if (this.watched.has(seq)) this.hashes.set(seq, recomputed);
     this.expectedSeq = seq + 1;
   }
 
@@ -221,24 +248,24 @@ export class AuditChainVerifier {
     return this.previousHash;
   }
 
-  /** Checks signed checkpoints against the hashes seen, and the stored head against the end of the chain. */
-  finish(
-    checkpoints: readonly AuditCheckpoint[],
-    keys: readonly AuditSigningKey[],
-    head: { seq: number; hash: string } | undefined,
-  ): { checked: number; valid: number } {
-    let valid = 0;
+  /**
+   * Checks signed checkpoints against the hashes seen so far. Before `finish`, give only
+   * checkpoints at seqs the records fed so far reach (a later one would count as truncation);
+   * the hashes they were checked against are then forgotten.
+   */
+  checkCheckpoints(checkpoints: readonly AuditCheckpoint[], keys: readonly AuditSigningKey[]): void {
     for (const checkpoint of checkpoints) {
+      this.checkpointsChecked += 1;
       const { seq, headHash, tenantId } = checkpoint.statement;
       if (tenantId !== this.tenantId || !isAuditCheckpointSigned(checkpoint, keys)) {
         this.report('checkpoint_signature_invalid', seq, `the checkpoint at ${seq} is not signed by a pinned key`);
         continue;
       }
-      valid += 1;
+      this.checkpointsValid += 1;
       if (seq < this.start.seq || seq === 0) continue;
       if (seq === this.start.seq) {
-        if (headHash !== this.start.hash)
-          this.report('checkpoint_mismatch', seq, `the purge boundary at ${seq} is not the signed one`);
+        if (headHash === this.start.hash) this.anchored = true;
+        else this.report('checkpoint_mismatch', seq, `the purge boundary at ${seq} is not the signed one`);
         continue;
       }
       if (seq > this.lastSeq) {
@@ -252,22 +279,38 @@ export class AuditChainVerifier {
       const seen = this.hashes.get(seq);
       if (seen !== headHash) {
         this.report('checkpoint_mismatch', seq, `the chain at ${seq} is not the chain the checkpoint signed`);
+      } else if (seq > this.lastMatchedSeq) {
+        this.lastMatchedSeq = seq;
       }
     }
-    if (this.start.seq > 0) {
-      const anchored = checkpoints.some(
-        (checkpoint) =>
-          checkpoint.statement.seq === this.start.seq &&
-          checkpoint.statement.headHash === this.start.hash &&
-          checkpoint.statement.tenantId === this.tenantId &&
-          isAuditCheckpointSigned(checkpoint, keys),
-      );
-      if (!anchored)
+    for (const checkpoint of checkpoints) this.hashes.delete(checkpoint.statement.seq);
+  }
+
+  /**
+   * Checks the remaining signed checkpoints against the hashes seen, that a signed checkpoint
+   * anchors a purged chain's start, and the stored head against the end of the chain. The counts
+   * include checkpoints given to checkCheckpoints before.
+   */
+  finish(
+    checkpoints: readonly AuditCheckpoint[],
+    keys: readonly AuditSigningKey[],
+    head: { seq: number; hash: string } | undefined,
+  ): { checked: number; valid: number } {
+    this.checkCheckpoints(checkpoints, keys);
+    if (this.start.vouchedBy === 'end') {
+      if (this.records > 0 && this.lastMatchedSeq !== this.lastSeq) {
         this.report(
           'checkpoint_mismatch',
-          this.start.seq,
-          `no signed checkpoint anchors the chain's start at ${this.start.seq}`,
+          this.lastSeq,
+          `no signed checkpoint vouches for the last record ${this.lastSeq}`,
         );
+      }
+    } else if (this.start.seq > 0 && !this.anchored) {
+      this.report(
+        'checkpoint_mismatch',
+        this.start.seq,
+        `no signed checkpoint anchors the chain's start at ${this.start.seq}`,
+      );
     }
     if (head !== undefined && (head.seq !== this.lastSeq || head.hash !== this.previousHash)) {
       this.report(
@@ -276,6 +319,6 @@ export class AuditChainVerifier {
         `the chain head (${head.seq}) is not the last record (${this.lastSeq})`,
       );
     }
-    return { checked: checkpoints.length, valid };
+    return { checked: this.checkpointsChecked, valid: this.checkpointsValid };
   }
 }

@@ -45,6 +45,9 @@ export const DEMO_CLIENT_PERMISSIONS: Permission[] = [
   'ledger.transfers.read',
   'ledger.transfers.reverse',
   'ledger.exports.create',
+  'audit.records.read',
+  'audit.records.export',
+  'audit.legal-holds.manage',
 ];
 
 /**

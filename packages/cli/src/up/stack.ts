@@ -48,9 +48,10 @@ export interface RunningStack {
    * Kills a service (`killWith` SIGTERM: a graceful stop; SIGKILL: a crash) unless it already
    * exited, starts it again with the same command and environment, and resolves when it answers
    * its health check. The kill is asked for: it does not resolve `failed` (a death of the new
-   * process does).
+   * process does). `nats-server` restarts the bus (JetStream state is on disk): it resolves when
+   * the server accepts TLS clients and answers JetStream again; services reconnect by themselves.
    */
-  restart(service: BackendServiceName, options?: { killWith?: NodeJS.Signals }): Promise<void>;
+  restart(service: BackendServiceName | 'nats-server', options?: { killWith?: NodeJS.Signals }): Promise<void>;
   /** Stops everything; resolves with each child's exit code (0: it shut down cleanly) or signal. */
   stop(): Promise<Record<string, number | NodeJS.Signals>>;
 }
@@ -238,7 +239,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         ),
       ),
     );
-    const restart = async (service: BackendServiceName, options: { killWith?: NodeJS.Signals } = {}) => {
+    const restart = async (
+      service: BackendServiceName | 'nats-server',
+      options: { killWith?: NodeJS.Signals } = {},
+    ) => {
       const refuseWhileStopping = () => {
         if (stopping) throw new StartupError(`cannot restart ${service}: the stack is stopping`);
       };
@@ -265,7 +269,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       await waitFor(`${service} to answer its health check after a restart`, SERVICE_READY_TIMEOUT_MS, async () => {
         if (next.exitCode !== null || next.signalCode !== null)
           throw new StartupError(`${service} exited during its restart`);
-        await answersHealthCheck(service)();
+        if (service === 'nats-server') await (await admin!.jetstreamManager()).getAccountInfo();
+        else await answersHealthCheck(service)();
       });
     };
 

@@ -1,6 +1,7 @@
 import type { ServiceName } from '@strongroom/contracts';
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { BusClient } from '../bus/bus-client';
 import type { CommonConfig } from '../config/service-config';
@@ -31,6 +32,8 @@ export interface ServiceResources {
   readonly credentials?: ProcessCredentials;
   /** Readiness checks a module adds at start (e.g. one per regional database), next to bus and db. */
   readonly readinessChecks?: Map<string, ReadinessCheck>;
+  /** The registry the ops server exposes at /metrics: a module registers its own figures here. */
+  readonly metrics?: Registry;
 }
 
 /** The process's credentials (every running service and the gateway has them). */

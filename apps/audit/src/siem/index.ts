@@ -1,0 +1,5 @@
+export * from './syslog-config';
+export * from './syslog-format';
+export * from './syslog-forwarder';
+export * from './syslog-forwarding.provider';
+export * from './syslog-link';
