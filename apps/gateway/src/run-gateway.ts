@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { HEADERS, PLATFORM_VERSION } from '@strongroom/contracts';
 import {
+  auditDropCounter,
   BusClient,
   busCredentialSources,
   busTlsFilesFor,
@@ -14,6 +15,7 @@ import {
   NestPinoLogger,
   openSecrets,
   pkiDirOf,
+  refusalAuditOver,
   type ServiceResources,
   serviceRootModule,
   startOpsServer,
@@ -76,6 +78,10 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
     credentials,
   };
 
+  const registry = createMetricsRegistry({ service: 'gateway' });
+  // Requests refused at the edge are audited as the gateway's, bounded (a flood of 401s costs no memory).
+  const refusals = refusalAuditOver(connection, 'gateway', { logger, dropped: auditDropCounter(registry) });
+
   const adapter = new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: requestIdOf,
@@ -110,6 +116,7 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     rateLimits: edge.rateLimits,
     idempotency: edge.idempotency,
+    refusals,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     serviceRootModule(GatewayModule.withConfig(config), resources),
@@ -123,7 +130,6 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
   await app.listen({ host: config.HOST, port: config.PORT });
   const url = await app.getUrl();
 
-  const registry = createMetricsRegistry({ service: 'gateway' });
   const ops = await startOpsServer({
     host: config.OPS_HOST,
     port: config.OPS_PORT,
@@ -136,6 +142,7 @@ export async function runGateway(env = process.env): Promise<RunningGateway> {
   exitOnSignals(logger, () => [
     ['ops endpoint', () => ops.close()],
     ['http', () => app.close()],
+    ['refusal audit', () => refusals.settled()],
     ['database', () => edge.close()],
     ['revocation feed', () => credentials.stop()],
     ['bus', () => connection.drain()],

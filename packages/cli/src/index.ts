@@ -1,3 +1,11 @@
+export * from './audit/audit-api';
+export * from './audit/audit-database';
+export * from './audit/audit-export-files';
+export * from './audit/audit-export-verification';
+export * from './audit/audit-export-writer';
+export * from './audit/audit-keys';
+export * from './audit/audit-store-verification';
+export { auditExportCommand, auditVerifyCommand, auditVerifyExportCommand } from './commands/audit.commands';
 export { ledgerExportCommand, ledgerExportKeysCommand, ledgerVerifyExportCommand } from './commands/ledger.commands';
 export * from './ledger/export-api';
 export * from './ledger/export-lines';

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { auditExportCommand, auditVerifyCommand, auditVerifyExportCommand } from './commands/audit.commands';
 import { type CliCommand, CliError } from './commands/cli-command';
 import { ledgerExportCommand, ledgerExportKeysCommand, ledgerVerifyExportCommand } from './commands/ledger.commands';
 import { natsConfigCommand, natsStreamsCommand } from './commands/nats.commands';
@@ -16,6 +17,9 @@ export const CLI_COMMANDS: readonly CliCommand[] = [
   ledgerExportCommand,
   ledgerExportKeysCommand,
   ledgerVerifyExportCommand,
+  auditVerifyCommand,
+  auditExportCommand,
+  auditVerifyExportCommand,
 ];
 
 function usage(): string {
@@ -41,8 +45,13 @@ export async function runCli(argv: readonly string[], log: (line: string) => voi
     return argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' ? 0 : 2;
   }
   try {
-    const { values } = parseArgs({ args: argv.slice(command.words.length), options: command.options, strict: true });
-    return await command.run(values, log);
+    const { values, positionals } = parseArgs({
+      args: argv.slice(command.words.length),
+      options: command.options,
+      strict: true,
+      allowPositionals: command.positionals === true,
+    });
+    return await command.run(values, log, positionals);
   } catch (error) {
     const code = codeOf(error);
     console.error(

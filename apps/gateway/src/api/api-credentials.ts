@@ -16,15 +16,20 @@ import {
   type ProcessCredentials,
 } from '@strongroom/platform';
 import type { FastifyRequest } from 'fastify';
+import { clientOf } from '../http/client-origin';
 import { EnvironmentPolicies } from './environment-policies';
 import { rawBodyOf } from './raw-json-body';
 
-export interface CallerCredential {
+/** A caller whose credential verified, not yet admitted to its environment. */
+export interface VerifiedCaller {
   /** `Bearer <jwt>` forwarded on the bus (the client's own token, or the one its API key was exchanged for). */
   authorization: string;
   principal: Principal;
   /** Set when the caller presented an API key: its id and the rate tier it names. */
   apiKey?: { keyId: string; rateLimitTier: RatePlanName };
+}
+
+export interface CallerCredential extends VerifiedCaller {
   /** The rate plan of the caller's tenant environment, when known (tenants service). */
   environmentRatePlan?: RatePlanName;
 }
@@ -45,7 +50,11 @@ export class ApiCredentials {
     this.environments = new EnvironmentPolicies(bus, credentials);
   }
 
-  async authenticate(request: FastifyRequest, resourceEnvironment: Environment | undefined): Promise<CallerCredential> {
+  /**
+   * Who presents the request: the bearer token, or the token the API key was exchanged for,
+   * verified (signature, issuer, audience, expiry, revocation). UNAUTHENTICATED when it is not.
+   */
+  async verify(request: FastifyRequest, resourceEnvironment: Environment | undefined): Promise<VerifiedCaller> {
     const apiKey = request.headers[REQUEST_SIGNING_HEADERS.apiKey];
     const bearer = request.headers[HEADERS.authorization];
     if (apiKey !== undefined && bearer !== undefined)
@@ -54,19 +63,33 @@ export class ApiCredentials {
       apiKey === undefined ? undefined : await this.exchangeApiKey(request, apiKey, resourceEnvironment);
     const authorization = exchanged === undefined ? bearer : `Bearer ${exchanged.accessToken}`;
     const principal = await this.credentials.verifier.verify(authorization);
-    // A sandbox credential never touches production resources, and the other way round; platform
-    // principals (tenant administration) belong to no tenant environment.
-    if (resourceEnvironment !== undefined) assertMayUseEnvironment(principal, resourceEnvironment);
-    // Seed 003: allowed CIDR ranges per environment, whatever the credential (API key, OAuth client, user).
-    const environmentRatePlan = await this.environments.admit(principal, request.ip, String(request.id));
     return {
       authorization: authorization!,
       principal,
-      ...(environmentRatePlan !== undefined ? { environmentRatePlan } : {}),
       ...(exchanged !== undefined
         ? { apiKey: { keyId: exchanged.keyId, rateLimitTier: exchanged.rateLimitTier } }
         : {}),
     };
+  }
+
+  /**
+   * Whether a verified caller may act here at all: a sandbox credential never touches production
+   * resources and the other way round, and its address must be in its environment's allowlist.
+   * FORBIDDEN when not.
+   */
+  async admit(
+    caller: VerifiedCaller,
+    request: FastifyRequest,
+    resourceEnvironment: Environment | undefined,
+  ): Promise<CallerCredential> {
+    // Platform principals (tenant administration) belong to no tenant environment.
+    if (resourceEnvironment !== undefined) assertMayUseEnvironment(caller.principal, resourceEnvironment);
+    // Seed 003: allowed CIDR ranges per environment, whatever the credential (API key, OAuth client, user).
+    const environmentRatePlan = await this.environments.admit(caller.principal, request.ip, {
+      requestId: String(request.id),
+      client: clientOf(request),
+    });
+    return { ...caller, ...(environmentRatePlan !== undefined ? { environmentRatePlan } : {}) };
   }
 
   private async exchangeApiKey(
@@ -93,7 +116,11 @@ export class ApiCredentials {
         bodySha256: sha256Hex(rawBodyOf(request)),
         headers: signing as never,
       },
-      { requestId: String(request.id), credential: await this.credentials.asService.authorization() },
+      {
+        requestId: String(request.id),
+        credential: await this.credentials.asService.authorization(),
+        client: clientOf(request),
+      },
     );
   }
 }

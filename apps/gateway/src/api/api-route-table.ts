@@ -13,8 +13,10 @@ import {
   unlockCard,
   verifyCardPin,
 } from '@strongroom/contracts';
+import type { Principal } from '@strongroom/platform';
 import type { FastifyRequest } from 'fastify';
 import { ACCESS_CONTROL_ROUTES } from './access-control-routes';
+import { AUDIT_ROUTES } from './audit-routes';
 import { LEDGER_ROUTES } from './ledger-routes';
 import { bodyObject, cardOf, environmentIn, numberIn, params, queryObject } from './route-input';
 import { TENANT_ROUTES } from './tenant-routes';
@@ -28,8 +30,12 @@ export interface ApiRoute {
   url: string;
   contract: RequestContract;
   status?: number;
-  input(request: FastifyRequest): unknown;
-  /** Query parameters it reads (for the OpenAPI document). */
+  /**
+   * The contract's request, from the HTTP request and the verified caller (the gateway always
+   * passes it; routes acting on the caller's own tenant read it, the others need not).
+   */
+  input(request: FastifyRequest, principal?: Principal): unknown;
+  /** Query parameters it reads (for the OpenAPI document); none of them is part of the body. */
   query?: readonly string[];
   /** How long the service may take, when longer than the gateway's BUS_TIMEOUT_MS (a period's export). */
   timeoutMs?: number;
@@ -49,6 +55,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...TENANT_ROUTES,
   ...ACCESS_CONTROL_ROUTES,
   ...LEDGER_ROUTES,
+  ...AUDIT_ROUTES,
   {
     method: 'POST',
     url: '/v1/tenants/:tenantId/clients',

@@ -1,5 +1,13 @@
-import { type BusClient, PlatformError, type ProcessCredentials } from '@strongroom/platform';
+import {
+  type BusClient,
+  PlatformError,
+  type Principal,
+  type ProcessCredentials,
+  type RefusalAudit,
+} from '@strongroom/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { auditGatewayRefusal, credentialKindOf } from '../audit/gateway-refusals';
+import { clientOf } from '../http/client-origin';
 import { sendProblem } from '../http/send-problem';
 import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyOf } from '../idempotency/idempotency-key';
 import type { IdempotentCalls } from '../idempotency/idempotent-calls';
@@ -21,12 +29,15 @@ export interface ApiRoutesOptions {
   rateLimits: SharedRateLimits | undefined;
   /** Idempotency-Key handling of POST routes. */
   idempotency: IdempotentCalls;
+  /** Where requests refused here (401, 403) are audited, bounded and without delaying the answer. */
+  refusals: RefusalAudit;
 }
 
 /**
  * Registers the API routes: the caller is authenticated here (bearer token, or API key with a
  * signed request) and checked for the route's permission, then the call is forwarded with its
- * token so the service verifies it again (zero trust).
+ * token so the service verifies it again (zero trust), and with the client's address and user
+ * agent for the services' audit records. A refusal here is audited as the gateway's.
  */
 export function registerApiRoutes(fastify: FastifyInstance, options: ApiRoutesOptions): void {
   keepRawJsonBodies(fastify, options.bodyLimitBytes);
@@ -44,22 +55,45 @@ export function registerApiRoutes(fastify: FastifyInstance, options: ApiRoutesOp
       config: COUNTED_PER_CREDENTIAL,
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const requestId = String(request.id);
+        const client = clientOf(request);
+        // A 401 or 403 decided here is audited: no service sees the request to record it.
+        const refused = (error: unknown, principal?: Principal) => {
+          auditGatewayRefusal(options.refusals, {
+            route,
+            requestId,
+            client,
+            credential: credentialKindOf(request),
+            ...(principal !== undefined ? { principal } : {}),
+            error,
+          });
+          return error;
+        };
         try {
-          const caller = await callers.authenticate(request, route.environment?.(request));
+          const environment = route.environment?.(request);
+          const verified = await callers.verify(request, environment).catch((error: unknown) => {
+            throw refused(error);
+          });
+          const caller = await callers.admit(verified, request, environment).catch((error: unknown) => {
+            throw refused(error, verified.principal);
+          });
           if (options.rateLimits !== undefined) {
             const decision = await options.rateLimits.consume(apiRateLimitOf(caller));
             if (!decision.allowed) throw overBudget(reply, decision);
             void reply.headers(rateLimitHeaders(decision.state));
           }
           if (!caller.principal.permissions.has(route.contract.permission))
-            throw PlatformError.forbidden(`This credential lacks the permission ${route.contract.permission}`, {
-              permission: route.contract.permission,
-            });
-          const input = route.input(request);
+            throw refused(
+              PlatformError.forbidden(`This credential lacks the permission ${route.contract.permission}`, {
+                permission: route.contract.permission,
+              }),
+              caller.principal,
+            );
+          const input = route.input(request, caller.principal);
           const forward = () =>
             options.bus.forward(route.contract, input, {
               credential: caller.authorization,
               requestId,
+              client,
               ...(route.timeoutMs !== undefined ? { timeoutMs: route.timeoutMs } : {}),
             });
           const idempotencyKey =

@@ -1,5 +1,6 @@
 import { type Environment, getTenantEnvironment, type RatePlanName } from '@strongroom/contracts';
 import {
+  type BusCallClient,
   type BusClient,
   IpAllowlist,
   isPlatformPrincipal,
@@ -12,6 +13,12 @@ import {
 export interface EnvironmentPolicy {
   allowlist: IpAllowlist;
   ratePlan: RatePlanName;
+}
+
+/** The request a policy is looked up for: its id and client go with the lookup (audit correlation). */
+export interface PolicyCall {
+  requestId: string;
+  client: BusCallClient;
 }
 
 /** A change to an allowlist or plan reaches every gateway replica within this. */
@@ -34,10 +41,10 @@ export class EnvironmentPolicies {
     private readonly credentials: ProcessCredentials,
   ) {}
 
-  async policyOf(principal: Principal, requestId: string): Promise<EnvironmentPolicy | undefined> {
+  async policyOf(principal: Principal, call: PolicyCall): Promise<EnvironmentPolicy | undefined> {
     if (isPlatformPrincipal(principal)) return undefined;
     const { tenantId, environment } = principal;
-    return this.cache.get(`${tenantId}/${environment}`, () => this.fetch(tenantId, environment, requestId));
+    return this.cache.get(`${tenantId}/${environment}`, () => this.fetch(tenantId, environment, call));
   }
 
   /**
@@ -46,8 +53,8 @@ export class EnvironmentPolicies {
    * service does not know has no environment to allow anything (FORBIDDEN); the tenants service
    * unreachable is UNAVAILABLE (closed, never open).
    */
-  async admit(principal: Principal, clientAddress: string, requestId: string): Promise<RatePlanName | undefined> {
-    const policy = await this.policyOf(principal, requestId);
+  async admit(principal: Principal, clientAddress: string, call: PolicyCall): Promise<RatePlanName | undefined> {
+    const policy = await this.policyOf(principal, call);
     if (policy === undefined) return undefined;
     if (!policy.allowlist.allows(clientAddress))
       throw PlatformError.forbidden(`Requests from this address are not allowed in this ${principal.environment}`, {
@@ -56,10 +63,10 @@ export class EnvironmentPolicies {
     return policy.ratePlan;
   }
 
-  private async fetch(tenantId: string, environment: Environment, requestId: string): Promise<EnvironmentPolicy> {
+  private async fetch(tenantId: string, environment: Environment, call: PolicyCall): Promise<EnvironmentPolicy> {
     const credential = await this.credentials.asService.authorization();
     try {
-      const found = await this.bus.request(getTenantEnvironment, { tenantId, environment }, { credential, requestId });
+      const found = await this.bus.request(getTenantEnvironment, { tenantId, environment }, { ...call, credential });
       return { allowlist: new IpAllowlist(found.ipAllowlist), ratePlan: found.effectiveRatePlan };
     } catch (error) {
       if (error instanceof PlatformError && error.code === 'NOT_FOUND')

@@ -16,7 +16,7 @@ import {
 } from '@strongroom/contracts';
 import type { FastifyRequest } from 'fastify';
 import type { ApiRoute } from './api-route-table';
-import { bodyObject, numberIn, params, queryObject } from './route-input';
+import { bodyObject, pageOf, params, presentQuery } from './route-input';
 
 const LEDGER = '/v1/tenants/:tenantId/ledger';
 /** The bus's ceiling (BusClient caps a call at 30 s). */
@@ -26,18 +26,6 @@ const accountOf = (request: FastifyRequest) => ({
   tenantId: params(request).tenantId,
   accountId: params(request).accountId,
 });
-
-/** The query parameters present, as given (absent ones stay absent so the contract's defaults apply). */
-function presentQuery(request: FastifyRequest, names: readonly string[]): Record<string, string> {
-  const query = queryObject(request);
-  return Object.fromEntries(names.flatMap((name) => (query[name] !== undefined ? [[name, query[name]]] : [])));
-}
-
-/** A page: `limit` read as a number, the other parameters as strings. */
-function pageOf(request: FastifyRequest, names: readonly string[]) {
-  const { limit, ...rest } = presentQuery(request, ['limit', ...names]);
-  return { ...rest, ...(limit !== undefined ? { limit: numberIn(limit) } : {}) };
-}
 
 /**
  * The ledger (ledger service): accounts, balances now and as of a past instant, history, and

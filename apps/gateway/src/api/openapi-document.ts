@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ERROR_CODES,
   type ErrorCode,
@@ -49,8 +50,18 @@ export type ProblemName = keyof typeof PROBLEMS;
 export const PROBLEM_RESPONSES: Readonly<Record<ProblemName, { status: number; codes: readonly ErrorCode[] }>> =
   PROBLEMS;
 
+/**
+ * A query parameter naming the tenant acted on (the audit routes): absent, the credential's own
+ * tenant; another tenant is answered 404 unless the credential is the platform's.
+ */
+export const TENANT_QUERY_PARAMETER = 'tenantId';
+const QUERY_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  [TENANT_QUERY_PARAMETER]:
+    "The tenant acted on; the credential's own when absent. Only a platform credential may name another (404 otherwise).",
+};
+
 /** What one route can answer besides success, from what it is: the branching lives here only. */
-export function problemsOf(route: Pick<ApiRoute, 'method' | 'url'>): ProblemName[] {
+export function problemsOf(route: Pick<ApiRoute, 'method' | 'url' | 'query'>): ProblemName[] {
   const takesBody = route.method !== 'GET' && route.method !== 'DELETE';
   const conflict: ProblemName[] =
     route.method === 'POST' ? ['CONFLICT_OR_IDEMPOTENCY_KEY'] : route.method === 'GET' ? [] : ['CONFLICT'];
@@ -58,7 +69,9 @@ export function problemsOf(route: Pick<ApiRoute, 'method' | 'url'>): ProblemName
     'VALIDATION',
     'UNAUTHENTICATED',
     'FORBIDDEN',
-    ...(openApiPathOf(route.url).parameters.length > 0 ? (['NOT_FOUND'] as const) : []),
+    ...(openApiPathOf(route.url).parameters.length > 0 || route.query?.includes(TENANT_QUERY_PARAMETER)
+      ? (['NOT_FOUND'] as const)
+      : []),
     ...conflict,
     ...(takesBody ? (['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const) : []),
     'RATE_LIMITED',
@@ -79,26 +92,45 @@ export function openApiPathOf(url: string): { path: string; parameters: string[]
   return { path, parameters };
 }
 
-/** A contract schema as JSON Schema 2020-12 (OpenAPI 3.1's dialect). */
-function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const { $schema: _dialect, ...json } = z.toJSONSchema(schema, {
+/**
+ * A contract schema as JSON Schema 2020-12 (OpenAPI 3.1's dialect). A recursive part (an audit
+ * record's details) comes out as `$defs` referenced from the schema's root; embedded in the
+ * document, those references would point at the document's root, so the definitions move to
+ * `components/schemas` (named after their content: every route sharing one shares the component).
+ */
+function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output', components: Record<string, JsonSchema>): JsonSchema {
+  const {
+    $schema: _dialect,
+    $defs: definitions,
+    ...json
+  } = z.toJSONSchema(schema, {
     target: 'draft-2020-12',
     io,
     unrepresentable: 'any',
-  }) as JsonSchema;
-  return json;
+  }) as JsonSchema & { $defs?: Record<string, JsonSchema> };
+  if (definitions === undefined) return json;
+  const digest = createHash('sha256').update(JSON.stringify(definitions)).digest('hex').slice(0, 12);
+  const componentOf = (name: string) => `Definition_${digest}_${name.replace(/^_+/, '')}`;
+  const moved = (value: JsonSchema): JsonSchema =>
+    JSON.parse(
+      JSON.stringify(value).replace(/"#\/\$defs\/([^"]+)"/g, (_match, name: string) =>
+        JSON.stringify(`#/components/schemas/${componentOf(name)}`),
+      ),
+    ) as JsonSchema;
+  for (const [name, definition] of Object.entries(definitions)) components[componentOf(name)] = moved(definition);
+  return moved(json);
 }
 
 function propertiesOf(schema: JsonSchema): Record<string, JsonSchema> {
   return { ...(schema.properties as Record<string, JsonSchema> | undefined) };
 }
 
-/** The body a route takes: its contract's request without what the path already says. */
+/** The body a route takes: its contract's request without what the path or the query already says. */
 function bodySchemaOf(request: JsonSchema, route: ApiRoute, pathParameters: readonly string[]): JsonSchema | undefined {
   if (route.method === 'GET' || route.method === 'DELETE') return undefined;
   const properties = propertiesOf(request);
   if (route.bodyField !== undefined) return properties[route.bodyField] as JsonSchema | undefined;
-  for (const name of pathParameters) delete properties[name];
+  for (const name of [...pathParameters, ...(route.query ?? [])]) delete properties[name];
   const required = ((request.required as string[] | undefined) ?? []).filter((name) => name in properties);
   if (Object.keys(properties).length === 0) return undefined;
   const { required: _required, ...rest } = request;
@@ -120,9 +152,9 @@ function descriptionOf(route: ApiRoute): string {
   ].join('\n');
 }
 
-function operationOf(route: ApiRoute) {
+function operationOf(route: ApiRoute, components: Record<string, JsonSchema>) {
   const { parameters } = openApiPathOf(route.url);
-  const request = jsonSchemaOf(route.contract.request, 'input');
+  const request = jsonSchemaOf(route.contract.request, 'input', components);
   const requestProperties = propertiesOf(request);
   const body = bodySchemaOf(request, route, parameters);
   const status = route.status ?? 200;
@@ -138,7 +170,7 @@ function operationOf(route: ApiRoute) {
               ? { [IDEMPOTENT_REPLAYED_HEADER]: { $ref: '#/components/headers/IdempotentReplayed' } }
               : {}),
           },
-          content: { 'application/json': { schema: jsonSchemaOf(route.contract.response, 'output') } },
+          content: { 'application/json': { schema: jsonSchemaOf(route.contract.response, 'output', components) } },
         };
   return {
     operationId: route.contract.subject.replace(/^([a-z]+)\.v1\./, '$1.'),
@@ -159,6 +191,7 @@ function operationOf(route: ApiRoute) {
         name,
         in: 'query',
         required: false,
+        ...(QUERY_DESCRIPTIONS[name] !== undefined ? { description: QUERY_DESCRIPTIONS[name] } : {}),
         schema: requestProperties[name] ?? { type: 'string' },
       })),
       ...(route.method === 'POST' ? [{ $ref: '#/components/parameters/IdempotencyKey' }] : []),
@@ -279,10 +312,11 @@ const HEADER_COMPONENTS = {
  */
 export function openApiDocument(routes: readonly ApiRoute[], serverUrl: string) {
   const paths: Record<string, Record<string, unknown>> = {};
+  const definitions: Record<string, JsonSchema> = {};
   const operationIds = new Set<string>();
   for (const route of routes) {
     const { path } = openApiPathOf(route.url);
-    const operation = operationOf(route);
+    const operation = operationOf(route, definitions);
     // Two routes may reach one contract (an alias); an operationId must still be unique (OAS §4.8.10).
     const base = operation.operationId;
     for (let n = 2; operationIds.has(operation.operationId); n += 1) operation.operationId = `${base}-${n}`;
@@ -348,7 +382,7 @@ export function openApiDocument(routes: readonly ApiRoute[], serverUrl: string) 
         },
       },
       headers: HEADER_COMPONENTS,
-      schemas: { Problem: problemSchema },
+      schemas: { Problem: problemSchema, ...definitions },
       responses: Object.fromEntries(
         (Object.keys(PROBLEMS) as ProblemName[]).map((name) => [name, problemResponseOf(name)]),
       ),

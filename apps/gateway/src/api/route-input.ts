@@ -17,3 +17,15 @@ export const cardOf = (request: FastifyRequest) => ({
   cardId: params(request).cardId,
 });
 export const numberIn = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+
+/** The query parameters present, as given (absent ones stay absent so the contract's defaults apply). */
+export function presentQuery(request: FastifyRequest, names: readonly string[]): Record<string, string> {
+  const query = queryObject(request);
+  return Object.fromEntries(names.flatMap((name) => (query[name] !== undefined ? [[name, query[name]]] : [])));
+}
+
+/** A page: `limit` read as a number, the other parameters as strings. */
+export function pageOf(request: FastifyRequest, names: readonly string[]) {
+  const { limit, ...rest } = presentQuery(request, ['limit', ...names]);
+  return { ...rest, ...(limit !== undefined ? { limit: numberIn(limit) } : {}) };
+}

@@ -7,6 +7,7 @@ import {
 } from '@strongroom/contracts';
 import type { BusClient } from '@strongroom/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clientOf } from '../http/client-origin';
 import { sendProblem } from '../http/send-problem';
 
 type ExchangeRequest = RequestOf<typeof exchangeOidcHttp>;
@@ -27,7 +28,7 @@ export function registerOidcForwarding(fastify: FastifyInstance, bus: BusClient)
   const forward = async (request: FastifyRequest, reply: FastifyReply) => {
     const requestId = String(request.id);
     try {
-      const answer = await bus.forward(exchangeOidcHttp, exchangeOf(request), { requestId });
+      const answer = await bus.forward(exchangeOidcHttp, exchangeOf(request), { requestId, client: clientOf(request) });
       for (const [name, value] of Object.entries(answer.headers))
         if (value !== undefined) void reply.header(name, value);
       return reply.status(answer.status).send(answer.body);

@@ -8,8 +8,10 @@ export interface CliCommand {
   readonly words: readonly string[];
   readonly summary: string;
   readonly options: NonNullable<ParseArgsConfig['options']>;
+  /** Takes arguments that are no option (e.g. `audit verify-export DIR`); refused otherwise. */
+  readonly positionals?: boolean;
   /** Resolves to the process exit code. */
-  run(values: CliOptionValues, log: (line: string) => void): Promise<number>;
+  run(values: CliOptionValues, log: (line: string) => void, positionals?: readonly string[]): Promise<number>;
 }
 
 export type CliErrorCode = 'CLI_USAGE';

@@ -14,7 +14,21 @@ export interface BusCallOptions {
   credential?: string;
   requestId?: string;
   timeoutMs?: number;
+  /**
+   * The HTTP client behind the call, as the gateway saw it (its address after TRUSTED_PROXIES, its
+   * User-Agent): sent as HEADERS.clientIp and HEADERS.userAgent for the callee's audit records.
+   * Only the gateway states them; nothing a client sent under those names is ever forwarded.
+   */
+  client?: BusCallClient;
 }
+
+export interface BusCallClient {
+  ip?: string;
+  userAgent?: string;
+}
+
+/** A User-Agent is recorded up to this many characters (the audit event's bound). */
+export const CLIENT_USER_AGENT_LENGTH_MAX = 256;
 
 export interface BusClientOptions {
   defaultTimeoutMs: number;
@@ -66,6 +80,7 @@ export class BusClient {
       const headers: Record<string, string> = { [HEADERS.requestId]: call.requestId ?? randomUUID() };
       const credential = call.credential ?? (await this.options.actingAs?.authorization());
       if (credential !== undefined) headers[HEADERS.authorization] = credential;
+      if (call.client !== undefined) Object.assign(headers, clientHeadersOf(call.client));
       injectTraceHeaders(headers, span.context);
       const packet = { pattern: contract.subject, data: input, id: randomUUID() };
       const reply = await context.with(span.context, () =>
@@ -105,6 +120,19 @@ export class BusClient {
     }
     return checked.data as ResponseOf<C>;
   }
+}
+
+/** The client headers of a call: printable ASCII only (a NATS header line), bounded. */
+export function clientHeadersOf(client: BusCallClient): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const ip = client.ip?.trim();
+  if (ip) headers[HEADERS.clientIp] = ip;
+  const userAgent = client.userAgent
+    ?.replace(/[^\x20-\x7e]/g, '')
+    .trim()
+    .slice(0, CLIENT_USER_AGENT_LENGTH_MAX);
+  if (userAgent) headers[HEADERS.userAgent] = userAgent;
+  return headers;
 }
 
 /** `details.reason` of the UNAVAILABLE a request no subscriber received: nothing ran, a retry is safe. */

@@ -6,6 +6,7 @@ import { PlatformError } from '../errors/platform-error';
 import { validationIssuesOf } from '../errors/zod-issues';
 import { extractTraceContext, startBusServerSpan } from '../telemetry/bus-tracing';
 import { BusDelivery, MALFORMED_PAYLOAD } from './delivery';
+import { type RefusalAudit, type ServiceRefusal, serviceRefusalEventOf } from './refusal-audit';
 import { type BusRequestContext, requestContextOf } from './request-context';
 import { headersToRecord } from './wire';
 
@@ -32,18 +33,43 @@ export const busHandlerHooks = {
  * Deny by default: a public contract needs nothing; any other needs a verified credential
  * (UNAUTHENTICATED otherwise) holding the contract's permission (FORBIDDEN otherwise).
  */
-export async function authorizeCall(
+export function authorizeCall(
   contract: RequestContract,
   authorization: string | undefined,
 ): Promise<Principal | undefined> {
+  return admitCall(contract, authorization === undefined ? {} : { [HEADERS.authorization]: authorization }, undefined);
+}
+
+/**
+ * authorizeCall, auditing a refusal (no or a bad credential, a missing permission) as the
+ * service that refused it: the one place every bus call of every service passes.
+ */
+async function admitCall(
+  contract: RequestContract,
+  headers: Readonly<Record<string, string>>,
+  refusals: RefusalAudit | undefined,
+): Promise<Principal | undefined> {
   if (contract.authentication === 'none') return undefined;
-  const principal = await busHandlerHooks.verifyCredential(authorization);
-  if (!principal.permissions.has(contract.permission)) {
-    throw PlatformError.forbidden(`The caller lacks the permission ${contract.permission}`, {
-      permission: contract.permission,
-    });
+  let principal: Principal | undefined;
+  try {
+    principal = await busHandlerHooks.verifyCredential(headers[HEADERS.authorization]);
+    if (!principal.permissions.has(contract.permission)) {
+      throw PlatformError.forbidden(`The caller lacks the permission ${contract.permission}`, {
+        permission: contract.permission,
+      });
+    }
+    return principal;
+  } catch (error) {
+    auditRefusal(refusals, { contract, headers, stage: 'admission', principal, error });
+    throw error;
   }
-  return principal;
+}
+
+/** Publishes the refusal's audit event, if the error is a refusal, without waiting (bounded by RefusalAudit). */
+function auditRefusal(refusals: RefusalAudit | undefined, refusal: ServiceRefusal): void {
+  if (refusals === undefined) return;
+  const event = serviceRefusalEventOf(refusal);
+  if (event !== undefined) refusals.record(event);
 }
 
 /**
@@ -52,8 +78,10 @@ export async function authorizeCall(
  * the contract's request schema (VALIDATION otherwise); domain code sees neither an unknown
  * caller nor invalid input. Authorization comes first so a caller without the right learns
  * nothing about the contract's schema from validation issues, and anonymous input is never
- * parsed. The reply is checked against the response schema: a reply that breaks the contract
- * is a bug, answered as BAD_REPLY and reported.
+ * parsed. A refusal for the credential, or assertMayActOnTenant's refusal of another tenant in
+ * the handler, is audited as the service (serviceRefusalEventOf). The reply is checked against
+ * the response schema: a reply that breaks the contract is a bug, answered as BAD_REPLY and
+ * reported.
  */
 export function Handles<C extends RequestContract>(contract: C) {
   return <M extends ContractHandler<C>>(
@@ -71,7 +99,7 @@ export function Handles<C extends RequestContract>(contract: C) {
       const span = startBusServerSpan(contract.subject, extractTraceContext(headers));
       try {
         const reply = await context.with(span.context, async () => {
-          const principal = await authorizeCall(contract, headers[HEADERS.authorization]);
+          const principal = await admitCall(contract, headers, delivery.refusals);
           const context_ = requestContextOf(contract.subject, headers, { principal, replyTo: delivery.replyTo });
           const payload = delivery.payload === MALFORMED_PAYLOAD ? undefined : delivery.payload;
           const input = contract.request.safeParse(payload);
@@ -80,7 +108,13 @@ export function Handles<C extends RequestContract>(contract: C) {
               issues: validationIssuesOf(input.error),
             });
           }
-          const output = await domainMethod.call(this, input.data as RequestOf<C>, context_);
+          let output: unknown;
+          try {
+            output = await domainMethod.call(this, input.data as RequestOf<C>, context_);
+          } catch (error) {
+            auditRefusal(delivery.refusals, { contract, headers, stage: 'handler', principal, error });
+            throw error;
+          }
           const checked = contract.response.safeParse(output);
           if (!checked.success) {
             busHandlerHooks.reportUnexpected(contract.subject, checked.error);

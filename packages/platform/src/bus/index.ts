@@ -3,6 +3,7 @@ export * from './bus-server';
 export * from './connection';
 export * from './delivery';
 export * from './handles';
+export * from './refusal-audit';
 export * from './request-context';
 export * from './tls';
 export * from './wire';

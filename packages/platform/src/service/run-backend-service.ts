@@ -88,6 +88,7 @@ export async function runBackendService(spec: BackendServiceSpec, env = process.
     bus: new BusClient(connection, { defaultTimeoutMs: config.BUS_TIMEOUT_MS }),
     secrets: openSecrets(spec.service, config, logger),
     dataSource,
+    metrics: registry,
   };
   // Before the handlers listen: the revocation feed has caught up, so no revoked token is accepted.
   const credentials = await startProcessCredentials({
@@ -100,7 +101,11 @@ export async function runBackendService(spec: BackendServiceSpec, env = process.
   busHandlerHooks.verifyCredential = (authorization) => credentials.verifier.verify(authorization);
   const resources: ServiceResources = { ...opened, credentials };
   const app = await NestFactory.createMicroservice(serviceRootModule(spec.module, resources), {
-    strategy: new BusServer(async () => connection, { queue: spec.service }),
+    strategy: new BusServer(async () => connection, {
+      queue: spec.service,
+      metrics: registry,
+      logger: { warn: (details, message) => logger.warn(details, message) },
+    }),
     logger: new NestPinoLogger(logger),
   });
   await app.listen();
