@@ -183,6 +183,26 @@ describe('verifyAuditChain finds every tampering (real Postgres, superuser edits
     expect(await problemsOf(tenantId)).toEqual([{ kind: 'checkpoint_mismatch', seq: RECORDS }]);
   });
 
+  it('refuses to sign a checkpoint over a record changed since the last one (a signature never launders an edit)', async () => {
+    const tenantId = await tenantWithCheckpoint();
+    await db.storeEvents(tenantId, 5);
+    // Changed after the checkpoint at RECORDS, before the next is signed; the head still names the last record.
+    const { record } = await recordAt(tenantId, RECORDS + 2);
+    await db.tamper('UPDATE audit_records SET document = $3 WHERE tenant_id = $1 AND seq = $2', [
+      tenantId,
+      RECORDS + 2,
+      auditDocumentOf({ ...record, outcome: 'denied' }),
+    ]);
+    await expect(db.checkpoints.ofHead(tenantId)).rejects.toMatchObject({
+      code: 'CONFLICT',
+      details: { reason: 'AUDIT_CHAIN_INCONSISTENT', seq: RECORDS + 2 },
+    });
+    // An untouched tenant is signed as before.
+    const untouched = await tenantWithCheckpoint();
+    await db.storeEvents(untouched, 5);
+    await expect(db.checkpoints.ofHead(untouched)).resolves.toMatchObject({ statement: { seq: RECORDS + 5 } });
+  });
+
   it('rejects a checkpoint signed by a key that is not pinned (a forged signature)', async () => {
     const tenantId = await tenantWithCheckpoint();
     const { rows } = await db.superuser.query('SELECT statement FROM audit_checkpoints WHERE tenant_id = $1', [

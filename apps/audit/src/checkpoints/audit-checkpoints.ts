@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AuditCheckpoint } from '@strongroom/contracts';
+import { AuditChainVerifier, type AuditCheckpoint, isAuditCheckpointSigned } from '@strongroom/contracts';
 import {
   PlatformError,
   SERVICE_RESOURCES,
@@ -8,6 +8,8 @@ import {
   withTenant,
 } from '@strongroom/platform';
 import { DataSource, type EntityManager } from 'typeorm';
+import { chainReads } from '../verification/chain-reads';
+import { VERIFY_PAGE_RECORDS } from '../verification/chain-verification';
 import { readCheckpointRow } from './checkpoint-rows';
 import { CheckpointSigner } from './checkpoint-signer';
 import { checkpointsRepository } from './checkpoints.repository';
@@ -77,6 +79,7 @@ export class AuditCheckpoints {
   ): Promise<AuditCheckpoint> {
     const existing = await this.existing(tenantId, seq, hash, onCheckpointed);
     if (existing !== undefined) return existing;
+    await this.assertChainedSinceLastCheckpoint(tenantId, seq, hash);
     const checkpoint = await this.signer.sign({ tenantId, seq, headHash: hash }, new Date());
     const stored = await withTenant(this.dataSource, tenantId, async (manager) => {
       if (!(await checkpointsRepository.insert(manager, checkpoint))) return false;
@@ -88,6 +91,40 @@ export class AuditCheckpoints {
     const raced = await this.existing(tenantId, seq, hash, onCheckpointed);
     if (raced === undefined) throw PlatformError.internal('A checkpoint was neither stored nor found');
     return raced;
+  }
+
+  /**
+   * A signature must never launder an edit: before signing (seq, hash), the records since the
+   * last validly signed checkpoint before it (or the purge boundary, or genesis) are recomputed,
+   * and must link from it to exactly this hash. A superuser's rewrite since that checkpoint is
+   * refused (AUDIT_CHAIN_INCONSISTENT) instead of signed.
+   */
+  private async assertChainedSinceLastCheckpoint(tenantId: string, seq: number, hash: string): Promise<void> {
+    const keys = await this.signer.publicKeys();
+    await withTenant(this.dataSource, tenantId, async (manager) => {
+      let start = await chainReads.start(manager, tenantId);
+      for (const row of await checkpointsRepository.before(manager, tenantId, seq)) {
+        const { checkpoint, disagreements } = readCheckpointRow(row);
+        if (checkpoint === undefined || disagreements.length > 0 || !isAuditCheckpointSigned(checkpoint, keys))
+          continue;
+        if (checkpoint.statement.seq > start.seq)
+          start = { seq: checkpoint.statement.seq, hash: checkpoint.statement.headHash };
+        break;
+      }
+      const verifier = new AuditChainVerifier(tenantId, start);
+      for (let after = start.seq; after < seq; ) {
+        const page = await chainReads.records(manager, tenantId, after, Math.min(VERIFY_PAGE_RECORDS, seq - after));
+        if (page.length === 0) break;
+        for (const record of page) verifier.add(record);
+        after = verifier.lastSeq;
+      }
+      if (verifier.problems.length > 0 || verifier.lastSeq !== seq || verifier.lastHash !== hash) {
+        throw PlatformError.conflict('The chain does not verify since its last checkpoint: verify the chain', {
+          reason: 'AUDIT_CHAIN_INCONSISTENT',
+          seq: verifier.problems[0]?.seq ?? verifier.lastSeq,
+        });
+      }
+    });
   }
 
   /** The stored checkpoint at `seq`, which must vouch for `hash`; onCheckpointed runs in its own transaction. */

@@ -48,6 +48,14 @@ export const checkpointsRepository = {
     return row?.hash ?? null;
   },
 
+  /** The last few checkpoints before `seq`, newest first (the first validly signed one anchors a check). */
+  async before(manager: EntityManager, tenantId: string, seq: number): Promise<CheckpointRow[]> {
+    return manager.query(
+      `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT 16`,
+      [tenantId, seq],
+    );
+  },
+
   async at(manager: EntityManager, tenantId: string, seq: number): Promise<CheckpointRow | undefined> {
     const [row]: CheckpointRow[] = await manager.query(
       `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = $1 AND seq = $2`,
