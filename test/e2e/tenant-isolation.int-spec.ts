@@ -208,6 +208,27 @@ const READ_WITHOUT_TENANT: Record<string, string> = {
   outbox: "the relay publishes every tenant's events, so it reads without a tenant context (platform outbox-sql.ts)",
   ledger_open_pendings:
     "the expiry sweep finds every tenant's due pending transfers, then expires each in its tenant's context (ledger 1764460800100-ledger.ts)",
+  audit_chain_heads:
+    'the checkpoint and purge jobs list the tenants that have a chain, read only: seq and hash, no content (audit 1764806400100-audit.ts)',
+  audit_checkpoints:
+    'the checkpoint job finds heads that moved past their last checkpoint, read only: signed seqs and hashes (audit 1764806400100-audit.ts)',
+};
+/**
+ * Rows B may not have yet, written as superuser inside the probe's rolled-back transaction so
+ * there is something to try ($1 = B): a pending event (the relay deletes published ones), a
+ * checkpoint, a purge boundary, a legal hold.
+ */
+const VICTIM_ROW_SEEDS: Record<string, (service: string) => string> = {
+  outbox: (service) =>
+    `INSERT INTO outbox (id, subject, payload, tenant_id) VALUES (gen_random_uuid(), 'evt.${service}.v1.probes.recorded', '{}', $1)`,
+  audit_checkpoints: () =>
+    `INSERT INTO audit_checkpoints (tenant_id, seq, head_hash, created_at, statement, signature, key_version)
+     VALUES ($1, 1000000, repeat('0', 64), now(), '{}', 'vault:v1:AA==', 1)`,
+  audit_purges: () =>
+    `INSERT INTO audit_purges (tenant_id, through_seq, through_hash, purged_at, records) VALUES ($1, 1, repeat('0', 64), now(), 0)`,
+  audit_legal_holds: () =>
+    `INSERT INTO audit_legal_holds (tenant_id, reason, placed_by, placed_at) VALUES ($1, 'probe', 'probe', now())
+     ON CONFLICT DO NOTHING`,
 };
 /** Tenant rows not named by a tenant column: how to select one tenant's ($1). */
 const TENANT_ROWS_ELSEWHERE: Record<string, string> = {
@@ -541,11 +562,7 @@ describe('tenant isolation', () => {
       coverage[service] = [];
       await withSuperuser(url, async (client) => {
         for (const table of tables.tenantTables) {
-          // The relay deletes published events: each outbox gets a pending event of B, in the probe's rolled-back transaction.
-          const seed =
-            table.table === 'outbox'
-              ? `INSERT INTO outbox (id, subject, payload, tenant_id) VALUES (gen_random_uuid(), 'evt.${service}.v1.probes.recorded', '{}', $1)`
-              : undefined;
+          const seed = VICTIM_ROW_SEEDS[table.table]?.(service);
           const probe = await probeAsRuntimeRole(
             client,
             tables.runtimeRole,
@@ -582,6 +599,14 @@ describe('tenant isolation', () => {
     expect(coverage.ledger).toEqual(
       expect.arrayContaining(
         ['ledger_accounts', 'ledger_transfers', 'ledger_entries', 'ledger_open_pendings'].map((table) =>
+          expect.stringMatching(new RegExp(`^${table} \\([1-9]`)),
+        ),
+      ),
+    );
+    // B's audit trail (its refusals and changes) was tried, and the audit tables B has no rows in yet with seeded ones.
+    expect(coverage.audit).toEqual(
+      expect.arrayContaining(
+        ['audit_records', 'audit_chain_heads', 'audit_checkpoints', 'audit_purges', 'audit_legal_holds'].map((table) =>
           expect.stringMatching(new RegExp(`^${table} \\([1-9]`)),
         ),
       ),
