@@ -20,6 +20,7 @@ import {
   type LedgerAccountType,
   type LedgerExportManifest,
   ledgerExportCreated,
+  OPERATOR_IDENTITY,
   type PayloadOf,
   type TransferCommandInput,
 } from '@strongroom/contracts';
@@ -303,7 +304,7 @@ describe('ledger audit exports', () => {
     const events = await readStream({
       natsUrl: stack.natsUrl,
       stateDir: testStack.stateDir,
-      identity: 'audit',
+      identity: OPERATOR_IDENTITY,
       stream: 'EVT_LEDGER',
       subject: ledgerExportCreated.subject,
       done: (read) => read.some((event) => (event.payload as { exportId?: string }).exportId === manifest.exportId),

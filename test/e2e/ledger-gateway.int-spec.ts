@@ -13,6 +13,7 @@ import {
   type TransferCommandInput,
   type TransferResult,
   transfersApplied,
+  OPERATOR_IDENTITY,
 } from '@strongroom/contracts';
 import { BusClient, busTlsFilesFor, connectBus, serviceCredentialsOverBus } from '@strongroom/platform';
 import { readStream, type StreamEvent } from './support/event-stream';
@@ -574,7 +575,7 @@ describe('the ledger through the gateway', () => {
     const events = await readStream({
       natsUrl: stack.natsUrl,
       stateDir: testStack.stateDir,
-      identity: 'audit',
+      identity: OPERATOR_IDENTITY,
       stream: 'EVT_LEDGER',
       subject: transfersApplied.subject,
       done: (read) => {

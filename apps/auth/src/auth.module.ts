@@ -3,6 +3,7 @@ import { healthControllerFor } from '@strongroom/platform';
 import { ApiKeyServices } from './api-keys/api-key-services';
 import { ApiKeyTokenIssuer } from './api-keys/api-key-token-issuer';
 import { ApiKeysHandler } from './api-keys/api-keys.handler';
+import { AuthAuditPublisher } from './auth-audit';
 import { CardsHandler } from './cards/cards.handler';
 import { cardsProviders } from './cards/cards.providers';
 import { ClientsHandler } from './clients/clients.handler';
@@ -39,6 +40,7 @@ import { UsersRepository } from './users/users.repository';
     MembershipsHandler,
   ],
   providers: [
+    AuthAuditPublisher,
     UsersRepository,
     SigningKeyStore,
     ClientsRepository,

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { auditEventSchema } from '@strongroom/contracts';
 import {
   EnvelopeEncryption,
   InMemoryDataKeyRepository,
@@ -21,12 +22,17 @@ const admin: ApiKeyActor = {
   permissions: ['tenants.tenants.read', 'auth.users.create', 'platform.health.read'],
   // Keys of both environments are made below: as a platform principal would.
   environment: null,
+  trail: {
+    actor: { type: 'user', id: 'user-admin' },
+    origin: { requestId: 'req-admin', sourceIp: '192.0.2.10', userAgent: 'admin-console/3' },
+  },
 };
 const reader: ApiKeyActor = {
   tenantId,
   userId: 'user-reader',
   permissions: ['tenants.tenants.read'],
   environment: null,
+  trail: { actor: { type: 'user', id: 'user-reader' }, origin: { requestId: 'req-reader' } },
 };
 const start = new Date('2030-01-01T00:00:00Z');
 
@@ -336,5 +342,54 @@ describe('revoking a key', () => {
     expect((await refusal(service.revoke(admin, 'ZZZZZZZZZZZZ'))).code).toBe('NOT_FOUND');
     expect(apiKeyPlatformError(new ApiKeyError('NOT_FOUND')).code).toBe('NOT_FOUND');
     await expect(service.authenticate(issued.apiKey, 'production')).resolves.toBeDefined();
+  });
+});
+
+describe('the audit trail of key management', () => {
+  it('records a creation, a rotation and a revocation with the change, each once, without any key material', async () => {
+    const issued = await createKey({ rateLimitTier: 'premium' });
+    const { keyId } = issued.key;
+    const { issued: next } = await service.rotate(admin, keyId, { overlapSeconds: 3_600 });
+    await service.revoke(admin, keyId);
+    await service.revoke(admin, keyId);
+
+    expect(repository.audit.map((event) => [event.action, event.resource, event.outcome])).toEqual([
+      ['auth.api-key.create', { type: 'api_key', id: keyId }, 'success'],
+      ['auth.api-key.rotate', { type: 'api_key', id: keyId }, 'success'],
+      ['auth.api-key.revoke', { type: 'api_key', id: keyId }, 'success'],
+    ]);
+    for (const event of repository.audit) {
+      expect(auditEventSchema.safeParse(event).success).toBe(true);
+      expect(event).toMatchObject({
+        tenantId,
+        environment: 'production',
+        actor: { type: 'user', id: 'user-admin' },
+        requestId: 'req-admin',
+        sourceIp: '192.0.2.10',
+        userAgent: 'admin-console/3',
+      });
+    }
+    expect(repository.audit[0]?.details).toEqual({
+      permissions: ['tenants.tenants.read'],
+      expiresAt: null,
+      rateLimitTier: 'premium',
+      ipAllowlistId: null,
+    });
+    expect(repository.audit[1]?.details).toMatchObject({
+      replacedByKeyId: next.key.keyId,
+      overlapEndsAt: new Date(start.getTime() + 3_600_000).toISOString(),
+    });
+    const trail = JSON.stringify(repository.audit);
+    for (const key of [issued, next]) {
+      expect(trail).not.toContain(key.signingSecret);
+      // The key's 43-character secret (before its 6-character checksum).
+      expect(trail).not.toContain(key.apiKey.slice(-49, -6));
+    }
+  });
+
+  it('records nothing for a refused change (the handler publishes the refusal)', async () => {
+    await refusal(service.create(reader, { environment: 'sandbox', name: 'x', permissions: ['auth.users.create'] }));
+    await refusal(service.rotate(admin, 'ZZZZZZZZZZZZ'));
+    expect(repository.audit).toEqual([]);
   });
 });

@@ -19,10 +19,12 @@ import { PgNonceStore } from '../src/api-keys/api-key-nonces.repository';
 import { ApiKeyServices } from '../src/api-keys/api-key-services';
 import { ApiKeyTokenIssuer } from '../src/api-keys/api-key-token-issuer';
 import { ApiKeysHandler } from '../src/api-keys/api-keys.handler';
+import { AuthAuditPublisher } from '../src/auth-audit';
 import { ServiceTokensModule } from '../src/service-tokens/service-tokens.module';
 import { JwksHandler } from '../src/signing-keys/jwks.handler';
 import { SigningKeyStore } from '../src/signing-keys/signing-key-store';
 import { TenantPolicies } from '../src/tenant-policies/tenant-policies';
+import { about, readAuditStream, readStream } from './support/audit-stream';
 import { type AuthSlice, startAuthSlice } from './support/auth-slice';
 
 const KEY_ADMIN_PERMISSIONS = [
@@ -38,6 +40,7 @@ const KEY_ADMIN_PERMISSIONS = [
   controllers: [JwksHandler, ApiKeysHandler],
   providers: [
     SigningKeyStore,
+    AuthAuditPublisher,
     ApiKeyServices,
     ApiKeyTokenIssuer,
     // No tenants service in this slice: every tenant is active (suspension is tested end to end).
@@ -297,6 +300,17 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
       const { rows } = await slice.superuser.query(`SELECT * FROM ${table}`);
       dump.push(JSON.stringify(rows));
     }
+    // What left through the outbox (the relay deletes published rows): auth's events and its audit events.
+    const reader = await slice.connect('audit');
+    const published = await readStream(reader, {
+      stream: 'EVT_AUTH',
+      subject: 'evt.auth.v1.>',
+      parse: (payload) => [payload as Record<string, unknown>],
+      done: () => false,
+      timeoutMs: 2_000,
+    });
+    const audited = await readAuditStream(reader, { emitter: 'auth', done: () => false, timeoutMs: 2_000 });
+    dump.push(JSON.stringify(published), JSON.stringify(audited));
     const everything = dump.join('\n');
     expect(everything).toContain(shownOnce[0]!.split('_')[2]); // the public keyId is there, as it should be
     for (const secret of shownOnce) {
@@ -306,16 +320,101 @@ describe('API keys and signed requests (real mTLS bus, real Postgres)', () => {
     }
     const { rows } = await slice.superuser.query('SELECT secret_hash, signing_secret_ciphertext FROM api_keys');
     for (const row of rows) expect(row.secret_hash).toMatch(/^h1\.\d+\./);
-    // The audit trail of the changes went out through the outbox, without key material (searched above).
-    const events = await slice.superuser.query(
-      "SELECT DISTINCT subject FROM outbox WHERE subject LIKE 'evt.auth.v1.%'",
-    );
-    expect(events.rows.map((row: { subject: string }) => row.subject).sort()).toEqual([
+    // The trail of the changes went out through the outbox, without key material (searched above).
+    expect(published.length).toBeGreaterThan(0);
+    expect(audited.length).toBeGreaterThan(0);
+    const subjects = await readStream(reader, {
+      stream: 'EVT_AUTH',
+      subject: 'evt.auth.v1.>',
+      parse: (_payload, subject) => [subject],
+      done: () => false,
+      timeoutMs: 2_000,
+    });
+    expect([...new Set(subjects)].sort()).toEqual([
       'evt.auth.v1.api-keys.created',
       'evt.auth.v1.api-keys.revoked',
       'evt.auth.v1.api-keys.rotated',
       'evt.auth.v1.tokens.revoked',
     ]);
+  });
+
+  it('audits key management with each change, and publishes refused management and refused keys as denied', async () => {
+    const issued = await createKey('production');
+    const { keyId } = issued.key;
+    const rotated = await asTenantAdmin.request(
+      rotateApiKey,
+      { tenantId, keyId, overlapSeconds: 60 },
+      { credential: tenantAdmin },
+    );
+    shownOnce.push(rotated.issued.apiKey, rotated.issued.signingSecret);
+    await asTenantAdmin.request(revokeApiKey, { tenantId, keyId }, { credential: tenantAdmin });
+    await asTenantAdmin.request(revokeApiKey, { tenantId, keyId }, { credential: tenantAdmin });
+
+    // Written with each change (the second revocation changed nothing), relayed to the AUDIT stream.
+    const audit = await slice.connect('audit');
+    const written = (
+      await readAuditStream(audit, {
+        emitter: 'auth',
+        done: (events) => events.filter(about(keyId)).length >= 3,
+        thenOneMoreFetch: true,
+      })
+    ).filter(about(keyId));
+    expect(written.map((event) => [event.action, event.outcome])).toEqual([
+      ['auth.api-key.create', 'success'],
+      ['auth.api-key.rotate', 'success'],
+      ['auth.api-key.revoke', 'success'],
+    ]);
+    for (const event of written) {
+      expect(event).toMatchObject({
+        tenantId,
+        environment: 'production',
+        actor: { type: 'user', id: `user-of-${tenantId}` },
+        requestId: expect.any(String),
+      });
+    }
+    expect(written[1]?.details).toMatchObject({ replacedByKeyId: rotated.issued.key.keyId });
+
+    // Refused: a permission the creator lacks (nothing written), and a key with a bad signature.
+    await expect(
+      asTenantAdmin.request(
+        createApiKey,
+        { tenantId, environment: 'production', name: 'too-much', permissions: ['auth.users.create'] },
+        { credential: tenantAdmin },
+      ),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN', details: { reason: 'PERMISSION_NOT_HELD' } });
+    const fresh = await createKey('production');
+    await expect(authenticateAs({ ...fresh, signingSecret: `sr_sig_${'B'.repeat(43)}` })).rejects.toMatchObject({
+      details: { reason: 'BAD_SIGNATURE' },
+    });
+    await expect(authenticateAs(fresh)).resolves.toMatchObject({ keyId: fresh.key.keyId });
+
+    const published = await readAuditStream(audit, {
+      emitter: 'auth',
+      done: (events) =>
+        events.some((event) => event.reason === 'PERMISSION_NOT_HELD' && event.tenantId === tenantId) &&
+        events.some((event) => about(fresh.key.keyId)(event) && event.action === 'auth.api-key.authenticate'),
+      thenOneMoreFetch: true,
+    });
+    expect(published.filter((event) => event.reason === 'PERMISSION_NOT_HELD' && event.tenantId === tenantId)).toEqual([
+      expect.objectContaining({
+        action: 'auth.api-key.create',
+        outcome: 'denied',
+        environment: 'production',
+        resource: { type: 'api_key', id: 'new' },
+      }),
+    ]);
+    // The refused key, as denied; its accepted exchange right after is not recorded (one per request would flood the trail).
+    const exchanges = published.filter((event) => event.action === 'auth.api-key.authenticate');
+    expect(exchanges.filter(about(fresh.key.keyId))).toEqual([
+      expect.objectContaining({
+        action: 'auth.api-key.authenticate',
+        outcome: 'denied',
+        reason: 'BAD_SIGNATURE',
+        actor: { type: 'anonymous', id: 'anonymous' },
+        resource: { type: 'api_key', id: fresh.key.keyId },
+      }),
+    ]);
+    expect(exchanges.filter((event) => event.outcome === 'success')).toEqual([]);
   });
 
   it('remembers a nonce once until it expires, then sweeps it in batches', async () => {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { type AuditEventInput, auditEventSchema } from '@strongroom/contracts';
 import { CardError } from '../src/cards/card-errors';
 import {
   type CardAudit,
+  type CardCaller,
   type CardPinState,
   type CardRepository,
   CardsService,
@@ -15,19 +17,28 @@ const TENANT = randomUUID();
 const CARD_NUMBER = '4242 4242 4242 4242';
 const PIN = '2580';
 
+/** A caller as the handler makes it: the credential's subject and the call's audit trail. */
+const as = (subject: string): CardCaller => ({
+  subject,
+  trail: { actor: { type: 'user', id: subject }, origin: { requestId: `req-${subject}` } },
+});
+
 /** `cards` in memory with the compare-and-set of the Postgres repository; `find` yields so attempts interleave. */
 class InMemoryCards implements CardRepository {
   readonly rows = new Map<string, StoredCard & { cardRef: string }>();
   readonly events: Array<{ subject: 'locked' | 'unlocked'; cardId: string; actor: string }> = [];
+  /** The audit events written with the changes, as the outbox would hold them. */
+  readonly audit: AuditEventInput[] = [];
   lostRounds = 0;
   alwaysLose = false;
 
-  async insert(card: NewCard, knownRefs: readonly string[]): Promise<StoredCard | null> {
+  async insert(card: NewCard, knownRefs: readonly string[], audit: readonly AuditEventInput[]) {
     for (const row of this.rows.values()) {
       if (row.tenantId === card.tenantId && knownRefs.includes(row.cardRef)) return null;
     }
+    this.audit.push(...audit);
     const stored = {
-      cardId: randomUUID(),
+      cardId: card.id,
       tenantId: card.tenantId,
       ownerUserId: card.ownerUserId,
       last4: card.last4,
@@ -66,6 +77,7 @@ class InMemoryCards implements CardRepository {
       return false;
     }
     row.pin = { ...next };
+    this.audit.push(...audit.events);
     if (expected.lockedAt === null && next.lockedAt !== null) {
       this.events.push({ subject: 'locked', cardId, actor: audit.actor });
     }
@@ -75,6 +87,7 @@ class InMemoryCards implements CardRepository {
   async unlock(tenantId: string, cardId: string, audit: CardAudit): Promise<StoredCard | null> {
     const row = this.rows.get(cardId);
     if (row === undefined || row.tenantId !== tenantId) return null;
+    this.audit.push(...audit.events);
     if (row.pin.lockedAt !== null) this.events.push({ subject: 'unlocked', cardId, actor: audit.actor });
     row.pin = { ...row.pin, consecutiveFailures: 0, lockedAt: null };
     return structuredClone(row);
@@ -100,15 +113,21 @@ function setUp() {
   const repository = new InMemoryCards();
   const pins = new FakePins();
   const keyVersions = [['tk-v1']];
+  /** Audit events of refusals that changed nothing, as they would be published. */
+  const published: AuditEventInput[] = [];
   const service = new CardsService({
     repository,
     pins,
+    audit: (events) => published.push(...events),
     // Newest key first, as the Tokenizer answers; a rotation puts a new token in front.
     cardNumbers: { tokensOf: async (tenantId, number) => keyVersions[0]!.map((v) => `${v}:${tenantId}:${number}`) },
   });
   const register = (overrides: Partial<Parameters<CardsService['register']>[0]> = {}) =>
-    service.register({ tenantId: TENANT, cardNumber: CARD_NUMBER, pin: PIN, ownerUserId: null, ...overrides });
-  return { repository, pins, service, register, keyVersions };
+    service.register(
+      { tenantId: TENANT, cardNumber: CARD_NUMBER, pin: PIN, ownerUserId: null, ...overrides },
+      as('partner-user-1'),
+    );
+  return { repository, pins, service, register, keyVersions, published };
 }
 
 async function reasonOf(work: Promise<unknown>): Promise<string> {
@@ -165,10 +184,10 @@ describe('PIN verification and the lock', () => {
   it('accepts the right PIN, counts wrong ones down, locks on the third, then refuses even the right PIN', async () => {
     const { service, register, repository, pins } = setUp();
     const { cardId } = await register();
-    await expect(service.verifyPin(TENANT, cardId, PIN, 'terminal-1')).resolves.toBeUndefined();
+    await expect(service.verifyPin(TENANT, cardId, PIN, as('terminal-1'))).resolves.toBeUndefined();
     const refusals: unknown[] = [];
     for (let attempt = 0; attempt < 3; attempt += 1) {
-      const error = await service.verifyPin(TENANT, cardId, '1357', 'terminal-1').catch((e: unknown) => e);
+      const error = await service.verifyPin(TENANT, cardId, '1357', as('terminal-1')).catch((e: unknown) => e);
       refusals.push((error as CardError).toPlatformError().toBody());
     }
     expect(refusals).toEqual([
@@ -185,21 +204,21 @@ describe('PIN verification and the lock', () => {
       { code: 'FORBIDDEN', message: expect.any(String), details: { reason: 'card_locked' } },
     ]);
     const verificationsBefore = pins.verifications;
-    expect(await reasonOf(service.verifyPin(TENANT, cardId, PIN, 'terminal-1'))).toBe('card_locked');
+    expect(await reasonOf(service.verifyPin(TENANT, cardId, PIN, as('terminal-1')))).toBe('card_locked');
     expect(pins.verifications).toBe(verificationsBefore); // no bcrypt spent on a locked card
     expect(repository.events).toEqual([{ subject: 'locked', cardId, actor: 'terminal-1' }]);
 
-    const unlocked = await service.unlock(TENANT, cardId, 'admin-1');
+    const unlocked = await service.unlock(TENANT, cardId, as('admin-1'));
     expect(unlocked.pin).toMatchObject({ consecutiveFailures: 0, lockedAt: null });
     expect(repository.events.at(-1)).toEqual({ subject: 'unlocked', cardId, actor: 'admin-1' });
-    expect(await reasonOf(service.verifyPin(TENANT, cardId, PIN, 'terminal-1'))).toBe('accepted');
+    expect(await reasonOf(service.verifyPin(TENANT, cardId, PIN, as('terminal-1')))).toBe('accepted');
   });
 
   it('counts only consecutive failures: a right PIN in between starts the count again', async () => {
     const { service, register, repository } = setUp();
     const { cardId } = await register();
     for (const pin of ['1357', '1357', PIN, '1357', '1357'])
-      await reasonOf(service.verifyPin(TENANT, cardId, pin, 'a'));
+      await reasonOf(service.verifyPin(TENANT, cardId, pin, as('a')));
     expect(repository.rows.get(cardId)!.pin).toMatchObject({ consecutiveFailures: 2, lockedAt: null });
   });
 
@@ -207,7 +226,7 @@ describe('PIN verification and the lock', () => {
     const { service, register, repository } = setUp();
     const { cardId } = await register();
     const reasons = await Promise.all(
-      Array.from({ length: 10 }, () => reasonOf(service.verifyPin(TENANT, cardId, '1357', 'a'))),
+      Array.from({ length: 10 }, () => reasonOf(service.verifyPin(TENANT, cardId, '1357', as('a')))),
     );
     expect(reasons.filter((reason) => reason === 'wrong_pin')).toHaveLength(2);
     expect(reasons.filter((reason) => reason === 'card_locked')).toHaveLength(8);
@@ -220,7 +239,7 @@ describe('PIN verification and the lock', () => {
     const { service, register, repository } = setUp();
     const { cardId } = await register();
     repository.alwaysLose = true;
-    expect(await reasonOf(service.verifyPin(TENANT, cardId, '1357', 'a'))).toBe('card_busy');
+    expect(await reasonOf(service.verifyPin(TENANT, cardId, '1357', as('a')))).toBe('card_busy');
     expect(repository.lostRounds).toBe(PIN_ATTEMPT_ROUNDS_MAX);
     expect(repository.rows.get(cardId)!.pin.consecutiveFailures).toBe(0);
   });
@@ -228,9 +247,9 @@ describe('PIN verification and the lock', () => {
   it('answers not_found for a card of another tenant or none at all', async () => {
     const { service, register } = setUp();
     const { cardId } = await register();
-    expect(await reasonOf(service.verifyPin(randomUUID(), cardId, PIN, 'a'))).toBe('not_found');
-    expect(await reasonOf(service.verifyPin(TENANT, randomUUID(), PIN, 'a'))).toBe('not_found');
-    expect(await reasonOf(service.unlock(randomUUID(), cardId, 'a'))).toBe('not_found');
+    expect(await reasonOf(service.verifyPin(randomUUID(), cardId, PIN, as('a')))).toBe('not_found');
+    expect(await reasonOf(service.verifyPin(TENANT, randomUUID(), PIN, as('a')))).toBe('not_found');
+    expect(await reasonOf(service.unlock(randomUUID(), cardId, as('a')))).toBe('not_found');
     expect(new CardError('not_found').toPlatformError().code).toBe('NOT_FOUND');
   });
 
@@ -238,7 +257,7 @@ describe('PIN verification and the lock', () => {
     const { service, register, repository } = setUp();
     const { cardId } = await register();
     repository.rows.get(cardId)!.pin.pinHash = `fake:10:${PIN}`;
-    await service.verifyPin(TENANT, cardId, PIN, 'a');
+    await service.verifyPin(TENANT, cardId, PIN, as('a'));
     expect(repository.rows.get(cardId)!.pin.pinHash).toBe(`fake:12:${PIN}`);
   });
 });
@@ -247,33 +266,82 @@ describe('PIN change', () => {
   it('needs the current PIN, and a wrong one counts toward the lock', async () => {
     const { service, register, repository } = setUp();
     const { cardId } = await register();
-    expect(await reasonOf(service.changePin(TENANT, cardId, '1357', '8024', 'a'))).toBe('wrong_pin');
+    expect(await reasonOf(service.changePin(TENANT, cardId, '1357', '8024', as('a')))).toBe('wrong_pin');
     expect(repository.rows.get(cardId)!.pin.consecutiveFailures).toBe(1);
-    await reasonOf(service.verifyPin(TENANT, cardId, '1357', 'a'));
-    expect(await reasonOf(service.changePin(TENANT, cardId, '1357', '8024', 'a'))).toBe('card_locked');
-    expect(await reasonOf(service.changePin(TENANT, cardId, PIN, '8024', 'a'))).toBe('card_locked');
+    await reasonOf(service.verifyPin(TENANT, cardId, '1357', as('a')));
+    expect(await reasonOf(service.changePin(TENANT, cardId, '1357', '8024', as('a')))).toBe('card_locked');
+    expect(await reasonOf(service.changePin(TENANT, cardId, PIN, '8024', as('a')))).toBe('card_locked');
   });
 
   it('replaces the PIN and clears the count when the current PIN is right', async () => {
     const { service, register, repository } = setUp();
     const { cardId } = await register();
-    await reasonOf(service.verifyPin(TENANT, cardId, '1357', 'a'));
-    await service.changePin(TENANT, cardId, PIN, '8024', 'a');
+    await reasonOf(service.verifyPin(TENANT, cardId, '1357', as('a')));
+    await service.changePin(TENANT, cardId, PIN, '8024', as('a'));
     expect(repository.rows.get(cardId)!.pin).toEqual({
       pinHash: 'fake:12:8024',
       consecutiveFailures: 0,
       lockedAt: null,
     });
-    expect(await reasonOf(service.verifyPin(TENANT, cardId, PIN, 'a'))).toBe('wrong_pin');
-    expect(await reasonOf(service.verifyPin(TENANT, cardId, '8024', 'a'))).toBe('accepted');
+    expect(await reasonOf(service.verifyPin(TENANT, cardId, PIN, as('a')))).toBe('wrong_pin');
+    expect(await reasonOf(service.verifyPin(TENANT, cardId, '8024', as('a')))).toBe('accepted');
   });
 
   it('refuses a trivial or unchanged new PIN before spending an attempt', async () => {
     const { service, register, repository, pins } = setUp();
     const { cardId } = await register();
-    expect(await reasonOf(service.changePin(TENANT, cardId, '1357', '0000', 'a'))).toBe('weak_pin');
-    expect(await reasonOf(service.changePin(TENANT, cardId, PIN, PIN, 'a'))).toBe('same_pin');
+    expect(await reasonOf(service.changePin(TENANT, cardId, '1357', '0000', as('a')))).toBe('weak_pin');
+    expect(await reasonOf(service.changePin(TENANT, cardId, PIN, PIN, as('a')))).toBe('same_pin');
     expect(pins.verifications).toBe(0);
     expect(repository.rows.get(cardId)!.pin.consecutiveFailures).toBe(0);
+  });
+});
+
+describe('the audit trail of cards and PINs', () => {
+  const summary = (events: readonly AuditEventInput[]) =>
+    events.map((event) => [event.action, event.outcome, event.reason ?? null, event.actor.id]);
+
+  it("records the registration, each wrong PIN and the lock with the change, and a locked card's refusal apart", async () => {
+    const { service, register, repository, published } = setUp();
+    const { cardId } = await register();
+    await reasonOf(service.verifyPin(TENANT, cardId, PIN, as('terminal-1')));
+    for (let attempt = 0; attempt < 4; attempt += 1)
+      await reasonOf(service.verifyPin(TENANT, cardId, '1357', as('terminal-1')));
+    await service.unlock(TENANT, cardId, as('admin-1'));
+
+    // Written with the changes: the right PIN changed nothing worth a record.
+    expect(summary(repository.audit)).toEqual([
+      ['auth.card.register', 'success', null, 'partner-user-1'],
+      ['auth.card.verify-pin', 'failure', 'wrong_pin', 'terminal-1'],
+      ['auth.card.verify-pin', 'failure', 'wrong_pin', 'terminal-1'],
+      ['auth.card.verify-pin', 'failure', 'wrong_pin', 'terminal-1'],
+      ['auth.card.lock', 'success', null, 'auth'],
+      ['auth.card.unlock', 'success', null, 'admin-1'],
+    ]);
+    expect(repository.audit[3]?.details).toEqual({ consecutiveFailures: 3, attemptsRemaining: 0 });
+    // The fourth wrong PIN met the lock: nothing changed, so its refusal was published.
+    expect(summary(published)).toEqual([['auth.card.verify-pin', 'denied', 'card_locked', 'terminal-1']]);
+    for (const event of [...repository.audit, ...published]) {
+      expect(auditEventSchema.safeParse(event).success).toBe(true);
+      expect(event).toMatchObject({ tenantId: TENANT, resource: { type: 'card', id: cardId } });
+      // Never the card number, its last digits or a PIN (the ids are random; the details are ours).
+      expect(JSON.stringify(event.details ?? {})).not.toMatch(/4242|2580|1357/);
+    }
+  });
+
+  it('records a PIN change, and publishes refusals that changed nothing (weak PIN, unknown card, card taken)', async () => {
+    const { service, register, repository, published } = setUp();
+    const { cardId } = await register();
+    await service.changePin(TENANT, cardId, PIN, '8024', as('a'));
+    expect(summary(repository.audit).at(-1)).toEqual(['auth.card.change-pin', 'success', null, 'a']);
+
+    await reasonOf(service.changePin(TENANT, cardId, '8024', '0000', as('a')));
+    await reasonOf(service.verifyPin(TENANT, randomUUID(), PIN, as('a')));
+    await reasonOf(register());
+    expect(summary(published)).toEqual([
+      ['auth.card.change-pin', 'failure', 'weak_pin', 'a'],
+      ['auth.card.verify-pin', 'failure', 'not_found', 'a'],
+      ['auth.card.register', 'failure', 'card_already_registered', 'partner-user-1'],
+    ]);
   });
 });

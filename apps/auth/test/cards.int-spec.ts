@@ -8,6 +8,7 @@ import { cardsProviders } from '../src/cards/cards.providers';
 import { ServiceTokensModule } from '../src/service-tokens/service-tokens.module';
 import { JwksHandler } from '../src/signing-keys/jwks.handler';
 import { SigningKeyStore } from '../src/signing-keys/signing-key-store';
+import { about, auditOutbox, readAuditStream } from './support/audit-stream';
 import { type AuthSlice, startAuthSlice } from './support/auth-slice';
 
 // bcrypt at cost 12 is ~250 ms a call on one core: ten racing PINs queue behind each other.
@@ -107,6 +108,26 @@ describe('card PINs (real mTLS bus, real Postgres, bcrypt cost 12)', () => {
     ]);
     expect(rows[0].payload).toMatchObject({ consecutiveFailures: 3, actor: 'partner-user-1', tenantId });
     expect(rows[1].payload).toMatchObject({ actor: 'partner-admin-1', tenantId });
+
+    // The audit trail, written with each change: registration, the three wrong PINs, the lock, the unlock.
+    const written = (await auditOutbox(slice.superuser, 'auth')).filter(about(card.cardId));
+    expect(written.map((event) => [event.action, event.outcome, event.reason ?? null, event.actor.id])).toEqual([
+      ['auth.card.register', 'success', null, 'partner-user-1'],
+      ['auth.card.verify-pin', 'failure', 'wrong_pin', 'partner-user-1'],
+      ['auth.card.verify-pin', 'failure', 'wrong_pin', 'partner-user-1'],
+      ['auth.card.verify-pin', 'failure', 'wrong_pin', 'partner-user-1'],
+      ['auth.card.lock', 'success', null, 'auth'],
+      ['auth.card.unlock', 'success', null, 'partner-admin-1'],
+    ]);
+    for (const event of written) expect(event).toMatchObject({ tenantId, requestId: expect.any(String) });
+    // The right PIN on the locked card changed nothing: its refusal was published.
+    const published = await readAuditStream(await slice.connect('audit'), {
+      emitter: 'auth',
+      done: (events) => events.some(about(card.cardId)),
+    });
+    expect(published.filter(about(card.cardId))).toEqual([
+      expect.objectContaining({ action: 'auth.card.verify-pin', outcome: 'denied', reason: 'card_locked' }),
+    ]);
   });
 
   it('counts ten concurrent wrong PINs one by one: the card locks exactly once, never past three', async () => {

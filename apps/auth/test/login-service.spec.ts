@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { permissionsOfRoles } from '@strongroom/contracts';
+import { type AuditEventInput, auditEventSchema, permissionsOfRoles } from '@strongroom/contracts';
 import { createLogger, LocalSecretsProvider, PepperedHasher } from '@strongroom/platform';
 import type { LoginAccount, LoginAccounts } from '../src/login/login-accounts';
-import { loginRecordOf } from '../src/login/login-audit';
+import { loginAuditEvents, loginRecordOf } from '../src/login/login-audit';
 import { LoginService } from '../src/login/login-service';
 import type { StoredRecoveryCode } from '../src/mfa/recovery-codes';
 import { totpCodeAt } from '../src/mfa/totp';
@@ -62,12 +62,15 @@ describe('login (password, TOTP, throttle)', () => {
   let service: LoginService;
   const anomalies: string[] = [];
   let records: Array<ReturnType<typeof loginRecordOf>> = [];
+  let audit: AuditEventInput[] = [];
+  const ORIGIN = { requestId: 'req-login', userAgent: 'Mozilla/5.0 (test)' };
   const now = new Date('2026-11-25T12:00:00Z');
   const attempt = (email: string, overrides: Partial<Parameters<LoginService['login']>[0]> = {}) =>
     service.login({ tenantId, email, password, totpCode: undefined, ip: '198.51.100.7', now, ...overrides });
 
   beforeEach(async () => {
     records = [];
+    audit = [];
     accounts = new InMemoryAccounts();
     const passwordHash = await hashPassword(password);
     for (const [email, roles] of [
@@ -95,8 +98,58 @@ describe('login (password, TOTP, throttle)', () => {
       }),
       throttle: new LoginThrottle(store),
       reportAnomaly: (anomaly) => anomalies.push(anomaly.kind),
-      recordAttempt: (attempt, outcome, userId) => records.push(loginRecordOf(attempt, outcome, userId)),
+      recordAttempt: (attempt, outcome, userId) => {
+        records.push(loginRecordOf(attempt, outcome, userId));
+        audit.push(...loginAuditEvents(attempt, outcome, userId, ORIGIN));
+      },
     });
+  });
+
+  const summary = () => audit.map((event) => [event.action, event.outcome, event.reason ?? null, event.actor.type]);
+
+  it('audits a success as the user, a wrong password and an unknown account as anonymous failures, a throttled one as denied', async () => {
+    await attempt('officer@mfi.test');
+    await attempt('officer@mfi.test', { password: 'wrong password here' });
+    await attempt('nobody@mfi.test');
+    // Five guesses from one address, then a sixth: refused before any password is checked.
+    for (let i = 0; i < 6; i += 1) await attempt(`guess${i}@mfi.test`, { ip: '198.51.100.9' });
+    expect(summary()).toEqual([
+      ['auth.login.attempt', 'success', null, 'user'],
+      ['auth.login.attempt', 'failure', 'invalid_credentials', 'anonymous'],
+      ['auth.login.attempt', 'failure', 'invalid_credentials', 'anonymous'],
+      ...Array.from({ length: 5 }, () => ['auth.login.attempt', 'failure', 'invalid_credentials', 'anonymous']),
+      ['auth.login.attempt', 'denied', 'rate_limited_ip', 'anonymous'],
+    ]);
+    expect(audit[0]).toMatchObject({
+      tenantId,
+      actor: { type: 'user', id: 'user-0' },
+      resource: { type: 'user', id: 'user-0' },
+      requestId: 'req-login',
+      userAgent: 'Mozilla/5.0 (test)',
+      // The address the attempt came from, when the bus call carried none.
+      sourceIp: '198.51.100.7',
+      details: { amr: ['pwd'] },
+    });
+    // A wrong password and an unknown email alike name no account (and never the email).
+    expect(audit[1]?.resource).toEqual({ type: 'user', id: 'unknown' });
+    expect(audit[2]?.resource).toEqual({ type: 'user', id: 'unknown' });
+    for (const event of audit) {
+      expect(auditEventSchema.safeParse(event).success).toBe(true);
+      expect(JSON.stringify(event)).not.toMatch(/@mfi\.test|correct horse|wrong password/);
+    }
+  });
+
+  it('audits an MFA enrolment confirmed by a sign-in', async () => {
+    await attempt('admin@mfi.test');
+    const secret = accounts.accounts.get('admin@mfi.test')!.totpPendingSecret!;
+    await attempt('admin@mfi.test', { totpCode: totpCodeAt(secret, now), ip: '203.0.113.30' });
+    expect(summary()).toEqual([
+      ['auth.login.attempt', 'failure', 'mfa_enrolment_required', 'anonymous'],
+      ['auth.login.attempt', 'success', null, 'user'],
+      ['auth.mfa.enrol', 'success', null, 'user'],
+    ]);
+    expect(audit[2]).toMatchObject({ resource: { type: 'user', id: 'user-1' }, details: { method: 'totp' } });
+    expect(JSON.stringify(audit)).not.toContain(secret);
   });
 
   it('authenticates a user without MFA duty by password', async () => {

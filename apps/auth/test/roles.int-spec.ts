@@ -12,6 +12,8 @@ import {
   updateRole,
 } from '@strongroom/contracts';
 import { BusClient } from '@strongroom/platform';
+import type { NatsConnection } from 'nats';
+import { AuthAuditPublisher } from '../src/auth-audit';
 import { MembershipsHandler } from '../src/memberships/memberships.handler';
 import { MembershipsRepository } from '../src/memberships/memberships.repository';
 import { TokenRevocationsHandler } from '../src/revocations/token-revocations.handler';
@@ -21,12 +23,19 @@ import { RolesHandler } from '../src/roles/roles.handler';
 import { ServiceTokensModule } from '../src/service-tokens/service-tokens.module';
 import { JwksHandler } from '../src/signing-keys/jwks.handler';
 import { SigningKeyStore } from '../src/signing-keys/signing-key-store';
+import { about, readAuditStream, readStream } from './support/audit-stream';
 import { type AuthSlice, startAuthSlice } from './support/auth-slice';
 
 @Module({
   imports: [ServiceTokensModule],
   controllers: [JwksHandler, RolesHandler, MembershipsHandler, TokenRevocationsHandler],
-  providers: [SigningKeyStore, CustomRolesRepository, MembershipsRepository, TokenRevocationsRepository],
+  providers: [
+    SigningKeyStore,
+    AuthAuditPublisher,
+    CustomRolesRepository,
+    MembershipsRepository,
+    TokenRevocationsRepository,
+  ],
 })
 class RolesSliceModule {}
 
@@ -39,6 +48,8 @@ describe('roles and memberships (real mTLS bus, real Postgres, revocations throu
   let bus: BusClient;
   let admin: string;
   let otherAdmin: string;
+  /** The audit service's identity, which reads every stream. */
+  let auditReader: NatsConnection;
 
   async function insertUser(roles: string[], tenant = tenantId): Promise<string> {
     const id = randomUUID();
@@ -49,12 +60,35 @@ describe('roles and memberships (real mTLS bus, real Postgres, revocations throu
     return id;
   }
 
-  async function eventsOf(subject: string, key: string, value: string) {
-    const { rows } = await slice.superuser.query(
-      'SELECT payload FROM outbox WHERE subject = $1 AND payload->>$2 = $3 ORDER BY seq',
-      [subject, key, value],
+  /**
+   * The `count` events of `subject` whose `key` is `value`, and any more that came, as the relay
+   * published them to EVT_AUTH (read from the stream: the relay may delete the outbox rows it published).
+   */
+  async function eventsOf(subject: string, key: string, value: string, count = 1) {
+    const matching = (payloads: readonly Record<string, unknown>[]) =>
+      payloads.filter((payload) => payload[key] === value);
+    return matching(
+      await readStream(auditReader, {
+        stream: 'EVT_AUTH',
+        subject,
+        parse: (payload) => [payload as Record<string, unknown>],
+        done: (payloads) => matching(payloads).length >= count,
+        thenOneMoreFetch: true,
+      }),
     );
-    return rows.map((row: { payload: Record<string, unknown> }) => row.payload);
+  }
+
+  /** Sorted: a relayed change and a refusal published directly reach the stream in either order. */
+  const outcomesOf = (events: ReadonlyArray<{ action: string; outcome: string; reason?: string | undefined }>) =>
+    events.map((event) => [event.action, event.outcome, event.reason].filter(Boolean).join(' ')).sort();
+
+  /** Auth's audit events about `resourceId` on the AUDIT stream: written with a change (relayed) or published for a refusal. */
+  function auditAbout(resourceId: string, count: number) {
+    return readAuditStream(auditReader, {
+      emitter: 'auth',
+      done: (events) => events.filter(about(resourceId)).length >= count,
+      thenOneMoreFetch: true,
+    }).then((events) => events.filter(about(resourceId)));
   }
 
   /** Polls every 10 ms until `credential` is refused; the milliseconds it took. */
@@ -74,6 +108,7 @@ describe('roles and memberships (real mTLS bus, real Postgres, revocations throu
   beforeAll(async () => {
     slice = await startAuthSlice({ label: 'roles', module: RolesSliceModule, outboxRelay: true });
     bus = new BusClient(await slice.connect('gateway'), { defaultTimeoutMs: 10_000 });
+    auditReader = await slice.connect('audit');
     admin = await slice.userToken({ tenantId, permissions: ROLE_PERMISSIONS.admin, subject: 'admin-a' });
     otherAdmin = await slice.userToken({
       tenantId: otherTenantId,
@@ -108,6 +143,16 @@ describe('roles and memberships (real mTLS bus, real Postgres, revocations throu
     expect(await eventsOf('evt.auth.v1.roles.created', 'name', 'auditor')).toEqual([
       expect.objectContaining({ tenantId, actor: 'admin-a', permissions: ['audit.records.read'] }),
     ]);
+    expect(await auditAbout('auditor', 1)).toEqual([
+      expect.objectContaining({
+        tenantId,
+        action: 'auth.role.create',
+        outcome: 'success',
+        actor: { type: 'user', id: 'admin-a' },
+        resource: { type: 'role', id: 'auditor' },
+        details: { permissions: ['audit.records.read'] },
+      }),
+    ]);
   });
 
   it('refuses a taken name, a predefined name, and a permission the caller does not hold', async () => {
@@ -140,6 +185,19 @@ describe('roles and memberships (real mTLS bus, real Postgres, revocations throu
         { credential: viewer },
       ),
     ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    // The taken name rolled its transaction back: still the one creation of `auditor`, and its refusal published.
+    expect(outcomesOf(await auditAbout('auditor', 2))).toEqual([
+      'auth.role.create failure CONFLICT',
+      'auth.role.create success',
+    ]);
+    expect(await auditAbout('tenant_maker', 1)).toEqual([
+      expect.objectContaining({
+        action: 'auth.role.create',
+        outcome: 'denied',
+        reason: 'FORBIDDEN',
+        actor: { type: 'user', id: 'admin-a' },
+      }),
+    ]);
   });
 
   it('never shows or changes another tenant’s roles or users (NOT_FOUND)', async () => {
@@ -200,6 +258,20 @@ describe('roles and memberships (real mTLS bus, real Postgres, revocations throu
     ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     expect(await eventsOf('evt.auth.v1.memberships.changed', 'userId', userId)).toEqual([
       expect.objectContaining({ actor: 'admin-a', rolesBefore: ['viewer'], roles: ['viewer', 'auditor'] }),
+    ]);
+    // One change recorded, with it; the refused ones rolled back and were published as refusals.
+    const audited = await auditAbout(userId, 3);
+    expect(outcomesOf(audited)).toEqual([
+      'auth.membership.change denied FORBIDDEN',
+      'auth.membership.change failure VALIDATION',
+      'auth.membership.change success',
+    ]);
+    expect(audited.find((event) => event.outcome === 'success')).toMatchObject({
+      actor: { type: 'user', id: 'admin-a' },
+      details: { rolesBefore: ['viewer'], roles: ['viewer', 'auditor'], accessTokensRevoked: false },
+    });
+    expect(await auditAbout(adminUser, 1)).toEqual([
+      expect.objectContaining({ outcome: 'denied', actor: { type: 'user', id: 'manager-a' } }),
     ]);
   });
 
@@ -262,7 +334,7 @@ describe('roles and memberships (real mTLS bus, real Postgres, revocations throu
     expect(narrowed).toMatchObject({ permissions: ['ledger.transfers.read'], usersAffected: 2 });
     for (const token of tokens) expect(await msUntilRefused(token, startedAt)).toBeLessThan(1_000);
     await expect(bus.request(listRoles, { tenantId }, { credential: bystanderToken })).resolves.toBeDefined();
-    expect(await eventsOf('evt.auth.v1.roles.updated', 'name', 'teller')).toEqual([
+    expect(await eventsOf('evt.auth.v1.roles.updated', 'name', 'teller', 2)).toEqual([
       expect.objectContaining({ permissionsRemoved: [], usersAffected: 0 }),
       expect.objectContaining({
         permissionsRemoved: ['ledger.accounts.read', 'ledger.transfers.create'],
@@ -343,5 +415,14 @@ describe('roles and memberships (real mTLS bus, real Postgres, revocations throu
     await bus.request(revokeTokens, { tenantId, targets: [{ scope: 'tenant' }] }, { credential: admin });
     expect(await left(mine)).toBe(0);
     expect(await left(theirs)).toBe(1);
+    expect(await auditAbout(tenantId, 1)).toEqual([
+      expect.objectContaining({
+        action: 'auth.token.revoke',
+        outcome: 'success',
+        actor: { type: 'user', id: 'admin-a' },
+        resource: { type: 'tenant', id: tenantId },
+        details: { scope: 'tenant', grantsRevoked: expect.any(Number) },
+      }),
+    ]);
   });
 });

@@ -6,6 +6,7 @@ import { AccountsRepository } from './accounts/accounts.repository';
 import { ExportSigner } from './exports/export-signing';
 import { ExportsHandler } from './exports/exports.handler';
 import { ExportsRepository } from './exports/exports.repository';
+import { AuditPublisher } from './ledger-audit';
 import { PendingExpiry } from './transfers/pending-expiry';
 import { TransferBatcher } from './transfers/transfer-batcher';
 import { TransfersHandler } from './transfers/transfers.handler';
@@ -26,6 +27,7 @@ import { TransfersRepository } from './transfers/transfers.repository';
     PendingExpiry,
     ExportsRepository,
     ExportSigner,
+    AuditPublisher,
   ],
   exports: [RegionalDatabases],
 })

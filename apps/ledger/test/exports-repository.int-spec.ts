@@ -28,6 +28,7 @@ import { ExportSigner } from '../src/exports/export-signing';
 import { EXPORT_APPLICATION_NAME, ExportsRepository } from '../src/exports/exports.repository';
 import type { LedgerScope } from '../src/ledger-scope';
 import { TransfersRepository } from '../src/transfers/transfers.repository';
+import { TEST_TRAIL } from './support/ledger-database';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -101,13 +102,13 @@ describe('ledger exports (real Postgres)', () => {
 
   async function open(scope: LedgerScope, code: string, currency: string, type: LedgerAccountType): Promise<string> {
     const request = createLedgerAccount.request.parse({ tenantId: scope.tenantId, code, name: code, currency, type });
-    return (await accounts.create(scope, request)).id;
+    return (await accounts.create(scope, request, TEST_TRAIL)).id;
   }
 
   async function apply(scope: LedgerScope, ...commands: TransferCommandInput[]): Promise<void> {
     const { results } = await transfers.applyBatch(
       scope,
-      commands.map((command) => ({ command: transferCommandSchema.parse(command), actor: 'test' })),
+      commands.map((command) => ({ command: transferCommandSchema.parse(command), actor: 'test', trail: TEST_TRAIL })),
     );
     expect(results.map((result) => result.result)).toEqual(commands.map(() => 'ok'));
   }

@@ -8,7 +8,7 @@ import {
 import fc from 'fast-check';
 import type { LedgerScope } from '../src/ledger-scope';
 import type { EngineCommand } from '../src/transfers/ledger-state';
-import { LedgerTestDatabase } from './support/ledger-database';
+import { LedgerTestDatabase, TEST_TRAIL } from './support/ledger-database';
 import { balancesById, ledgerViolations } from './support/ledger-invariants';
 import {
   applyModelBatch,
@@ -145,7 +145,7 @@ describe('ledger repositories against the reference model (real Postgres)', () =
       }
       const batches: EngineCommand[][] = [driver.expiriesOf(batch), driver.commandsOf(batch)];
       for (const commands of batches.filter((some) => some.length > 0)) {
-        const attributed = commands.map((command) => ({ command, actor: 'property-test' }));
+        const attributed = commands.map((command) => ({ command, actor: 'property-test', trail: TEST_TRAIL }));
         const { results } = await ledger.transfers.applyBatch(scope, attributed);
         const expected = applyModelBatch(model, commands, nowMs);
         expect({ commands, results }).toEqual({ commands, results: expected.results });
@@ -198,7 +198,9 @@ describe('ledger repositories against the reference model (real Postgres)', () =
     // lock inserts an id the first has just committed (unique violation), and answers `exists` on its retry.
     const results = await ledger.whileAccountsLocked(scope.tenantId, 2, () =>
       [1, 2].map(
-        async () => (await ledger.transfers.applyBatch(scope, [{ command: transfer, actor: 'racer' }])).results,
+        async () =>
+          (await ledger.transfers.applyBatch(scope, [{ command: transfer, actor: 'racer', trail: TEST_TRAIL }]))
+            .results,
       ),
     );
     expect(results.map(([result]) => result?.result).sort()).toEqual(['exists', 'ok']);
@@ -208,12 +210,13 @@ describe('ledger repositories against the reference model (real Postgres)', () =
   it('posts a pending transfer once when two batches race to post it', async () => {
     const { scope, from, to } = await twoAccounts();
     const reservation = moveTen(from, to, { type: 'pending', timeoutSeconds: 60 });
-    await ledger.transfers.applyBatch(scope, [{ command: reservation, actor: 'client' }]);
+    await ledger.transfers.applyBatch(scope, [{ command: reservation, actor: 'client', trail: TEST_TRAIL }]);
     const post = () =>
       transferCommandSchema.parse({ type: 'post_pending', id: randomUUID(), pendingId: reservation.id });
     const results = await ledger.whileAccountsLocked(scope.tenantId, 2, () =>
       [post(), post()].map(
-        async (command) => (await ledger.transfers.applyBatch(scope, [{ command, actor: 'racer' }])).results,
+        async (command) =>
+          (await ledger.transfers.applyBatch(scope, [{ command, actor: 'racer', trail: TEST_TRAIL }])).results,
       ),
     );
     expect(results.map(([result]) => result?.result).sort()).toEqual(['ok', 'pending_transfer_already_posted']);
@@ -223,7 +226,7 @@ describe('ledger repositories against the reference model (real Postgres)', () =
   it('expires a pending transfer through the sweep once its timeout has passed, and only then', async () => {
     const { scope, from, to } = await twoAccounts();
     const reservation = moveTen(from, to, { type: 'pending', timeoutSeconds: 120 });
-    await ledger.transfers.applyBatch(scope, [{ command: reservation, actor: 'client' }]);
+    await ledger.transfers.applyBatch(scope, [{ command: reservation, actor: 'client', trail: TEST_TRAIL }]);
 
     await ledger.moveClock(scope.tenantId, 60);
     await ledger.expirySweep.sweep();

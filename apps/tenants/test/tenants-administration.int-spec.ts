@@ -33,12 +33,14 @@ import {
   withTenant,
 } from '@strongroom/platform';
 import { createTestDatabase, type TestDatabase } from '@strongroom/testing';
+import type { NatsConnection } from 'nats';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 // Auth's key ring, JWKS and service tokens, as every service's tests verify real tokens against them.
 import { ServiceTokensModule } from '../../auth/src/service-tokens/service-tokens.module';
 import { JwksHandler } from '../../auth/src/signing-keys/jwks.handler';
 import { SigningKeyStore } from '../../auth/src/signing-keys/signing-key-store';
+import { about, auditOutbox, readAuditStream } from '../../auth/test/support/audit-stream';
 import { type BareAuthSlice, PUBLIC_URL, startAuthSlice, TOKEN_AUDIENCE } from '../../auth/test/support/auth-slice';
 import { migrations } from '../migrations';
 import { TenantsModule } from '../src/tenants.module';
@@ -65,6 +67,8 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
   let operator: BusClient;
   /** The gateway's connection, forwarding its callers' tokens. */
   let gateway: BusClient;
+  /** The audit service's identity: the one that reads the AUDIT stream. */
+  let auditReader: NatsConnection;
   const installedVerifier = busHandlerHooks.verifyCredential;
 
   beforeAll(async () => {
@@ -112,6 +116,7 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
       actingAs: serviceCredentialsOverBus(new BusClient(operatorConnection, { defaultTimeoutMs: 5_000 })),
     });
     gateway = new BusClient(await slice.connect('gateway'), { defaultTimeoutMs: 5_000 });
+    auditReader = await slice.connect('audit');
   });
 
   afterAll(async () => {
@@ -146,12 +151,29 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
     });
   }
 
+  /** The tenant's domain events (its audit events are auditOf's). */
   async function outboxOf(tenantId: string): Promise<Array<{ subject: string; payload: Tenant }>> {
-    const { rows } = await superuser.query('SELECT subject, payload FROM outbox WHERE tenant_id = $1 ORDER BY seq', [
-      tenantId,
-    ]);
+    const { rows } = await superuser.query(
+      "SELECT subject, payload FROM outbox WHERE tenant_id = $1 AND subject LIKE 'evt.%' ORDER BY seq",
+      [tenantId],
+    );
     return rows;
   }
+
+  /** The audit events the tenants service's transactions wrote for the tenant's chain. */
+  async function auditOf(tenantId: string) {
+    return (await auditOutbox(superuser, 'tenants')).filter((event) => event.tenantId === tenantId);
+  }
+
+  /** Refusals: published straight to the AUDIT stream (they wrote nothing). */
+  function refusalsAbout(resourceId: string, count: number) {
+    return readAuditStream(auditReader, {
+      emitter: 'tenants',
+      done: (events) => events.filter(about(resourceId)).length >= count,
+    }).then((events) => events.filter(about(resourceId)));
+  }
+
+  const OPERATOR_ACTOR = { type: 'service', id: OPERATOR_IDENTITY };
 
   async function stored(tenantId: string): Promise<{ status: string; settings: object }> {
     const { rows } = await superuser.query('SELECT status, settings FROM tenants WHERE id = $1', [tenantId]);
@@ -167,6 +189,18 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
     expect(timed.settings).toEqual({ ...DEFAULT_SETTINGS, accessTokenTtlSeconds: 3600, refreshTokenTtlSeconds: 3600 });
     await expect(operator.request(getTenant, { tenantId: timed.id })).resolves.toEqual(timed);
     expect(await outboxOf(timed.id)).toEqual([{ subject: 'evt.tenants.v1.tenants.created', payload: timed }]);
+    // Its creation opens the tenant's own audit chain, written with it.
+    expect(await auditOf(timed.id)).toEqual([
+      expect.objectContaining({
+        tenantId: timed.id,
+        action: 'tenants.tenant.create',
+        outcome: 'success',
+        actor: OPERATOR_ACTOR,
+        resource: { type: 'tenant', id: timed.id },
+        requestId: expect.any(String),
+        details: { slug: timed.slug, region: 'ke', settings: timed.settings },
+      }),
+    ]);
 
     // Partial settings: the other lifetime takes its default.
     await expect(create({ accessTokenTtlSeconds: 1800 })).resolves.toMatchObject({
@@ -207,6 +241,12 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
       'evt.tenants.v1.tenants.suspended',
       'evt.tenants.v1.tenants.reactivated',
     ]);
+    // The changes are in the tenant's chain, once each; the repeated calls changed nothing and recorded nothing.
+    expect((await auditOf(tenant.id)).map((event) => [event.action, event.outcome, event.actor])).toEqual([
+      ['tenants.tenant.create', 'success', OPERATOR_ACTOR],
+      ['tenants.tenant.suspend', 'success', OPERATOR_ACTOR],
+      ['tenants.tenant.reactivate', 'success', OPERATOR_ACTOR],
+    ]);
   });
 
   it('writes one event for racing suspends', async () => {
@@ -218,6 +258,10 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
     expect((await outboxOf(tenant.id)).map((row) => row.subject)).toEqual([
       'evt.tenants.v1.tenants.created',
       'evt.tenants.v1.tenants.suspended',
+    ]);
+    expect((await auditOf(tenant.id)).map((event) => event.action)).toEqual([
+      'tenants.tenant.create',
+      'tenants.tenant.suspend',
     ]);
   });
 
@@ -232,6 +276,39 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
     expect(await outboxOf(tenant.id)).toEqual([
       { subject: 'evt.tenants.v1.tenants.created', payload: tenant },
       { subject: 'evt.tenants.v1.tenants.settings-updated', payload: updated },
+    ]);
+    expect((await auditOf(tenant.id)).slice(1)).toEqual([
+      expect.objectContaining({
+        action: 'tenants.settings.update',
+        outcome: 'success',
+        resource: { type: 'tenant', id: tenant.id },
+        details: { patch: settings },
+      }),
+    ]);
+  });
+
+  it("records a refused creation (a taken slug) as a failure in the caller's chain, and writes no audit event for it", async () => {
+    const tenant = await create();
+    await expect(
+      operator.request(createTenant, { slug: tenant.slug, name: 'Again', region: 'ke' }),
+    ).rejects.toMatchObject({ code: 'CONFLICT' });
+    const written = (await auditOutbox(superuser, 'tenants')).filter(
+      (event) => event.action === 'tenants.tenant.create' && event.details.slug === tenant.slug,
+    );
+    expect(written.map((event) => event.resource.id)).toEqual([tenant.id]);
+    const refused = await readAuditStream(auditReader, {
+      emitter: 'tenants',
+      done: (events) => events.some((event) => event.outcome !== 'success' && event.details.slug === tenant.slug),
+    });
+    expect(refused.filter((event) => event.details.slug === tenant.slug)).toEqual([
+      expect.objectContaining({
+        tenantId: PLATFORM_TENANT_ID,
+        action: 'tenants.tenant.create',
+        outcome: 'failure',
+        reason: 'CONFLICT',
+        actor: OPERATOR_ACTOR,
+        resource: { type: 'tenant', id: 'new' },
+      }),
     ]);
   });
 
@@ -256,6 +333,14 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
     ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     expect(await stored(tenant.id)).toEqual({ status: 'active', settings: DEFAULT_SETTINGS });
     expect((await outboxOf(tenant.id)).map((row) => row.subject)).toEqual(['evt.tenants.v1.tenants.created']);
+    expect((await auditOf(tenant.id)).map((event) => event.action)).toEqual(['tenants.tenant.create']);
+    // Each attempt is audited as denied, published to the AUDIT stream in the caller's chain.
+    const denied = await refusalsAbout(tenant.id, 3);
+    expect(denied.map((event) => [event.action, event.outcome, event.reason, event.tenantId, event.actor])).toEqual([
+      ['tenants.tenant.suspend', 'denied', 'FORBIDDEN', tenant.id, { type: 'user', id: 'tenant-admin-1' }],
+      ['tenants.tenant.reactivate', 'denied', 'FORBIDDEN', tenant.id, { type: 'user', id: 'tenant-admin-1' }],
+      ['tenants.settings.update', 'denied', 'FORBIDDEN', tenant.id, { type: 'user', id: 'tenant-admin-1' }],
+    ]);
   });
 
   it('answers an unknown tenant NOT_FOUND', async () => {
@@ -407,6 +492,16 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
       'evt.tenants.v1.tenants.created',
       'evt.tenants.v1.environments.updated',
     ]);
+    expect((await auditOf(tenant.id)).slice(1)).toEqual([
+      expect.objectContaining({
+        environment: 'production',
+        action: 'tenants.environment.update',
+        outcome: 'success',
+        actor: { type: 'user', id: 'tenant-admin-1' },
+        resource: { type: 'tenant_environment', id: `${tenant.id}/production` },
+        details: { ipAllowlistEntries: { before: 0, after: 3 }, ratePlan: { before: null, after: 'basic' } },
+      }),
+    ]);
     const sandboxCredential = await slice.userToken({
       tenantId: tenant.id,
       env: 'sandbox',
@@ -468,6 +563,14 @@ describe('tenant administration (real mTLS bus, real tokens, real Postgres)', ()
         { credential },
       ),
     ).rejects.toMatchObject({ code: 'FORBIDDEN', details: { reason: 'ABOVE_TENANT_PLAN' } });
+    const [denied] = await refusalsAbout(`${tenant.id}/sandbox`, 1);
+    expect(denied).toMatchObject({
+      tenantId: tenant.id,
+      environment: 'sandbox',
+      action: 'tenants.environment.update',
+      outcome: 'denied',
+      reason: 'ABOVE_TENANT_PLAN',
+    });
     await gateway.request(
       updateTenantEnvironment,
       {

@@ -1,11 +1,24 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { NatsContext } from '@nestjs/microservices';
-import { PLATFORM_TENANT_ID, type Tenant, type TenantSettings } from '@strongroom/contracts';
-import { BusDelivery, busHandlerHooks, PlatformError, type Principal } from '@strongroom/platform';
+import {
+  type AuditEventInput,
+  auditEventSchema,
+  PLATFORM_TENANT_ID,
+  type Tenant,
+  type TenantSettings,
+} from '@strongroom/contracts';
+import {
+  BusDelivery,
+  busHandlerHooks,
+  PlatformError,
+  type Principal,
+  type ServiceResources,
+} from '@strongroom/platform';
 import { headers as natsHeaders } from 'nats';
 import { TenantsHandler } from '../src/tenants/tenants.handler';
 import type { TenantsRepository } from '../src/tenants/tenants.repository';
+import { AuditPublisher } from '../src/tenants-audit';
 
 const DEFAULT_SETTINGS: TenantSettings = {
   accessTokenTtlSeconds: 900,
@@ -54,6 +67,19 @@ class InMemoryTenants {
   }
 }
 
+/** The refusals' audit events as they would be published (the AUDIT stream is the int tests'). */
+class RecordedAudit extends AuditPublisher {
+  readonly events: AuditEventInput[] = [];
+
+  constructor() {
+    super({} as ServiceResources);
+  }
+
+  override publish(events: readonly AuditEventInput[]): void {
+    this.events.push(...events);
+  }
+}
+
 const tokens = new Map<string, Principal>();
 
 function tokenOf(tenantId: string, permissions: string[]): string {
@@ -84,6 +110,7 @@ describe('TenantsHandler (through @Handles, a stand-in verifier, the repository 
   const installed = busHandlerHooks.verifyCredential;
   let repository: InMemoryTenants;
   let handler: TenantsHandler;
+  let audit: RecordedAudit;
   const operator = tokenOf(PLATFORM_TENANT_ID, ADMINISTRATION);
 
   /** Calls the decorated method as BusServer would: the reply, or the bus error body. */
@@ -114,7 +141,8 @@ describe('TenantsHandler (through @Handles, a stand-in verifier, the repository 
   });
   beforeEach(() => {
     repository = new InMemoryTenants();
-    handler = new TenantsHandler(repository as unknown as TenantsRepository);
+    audit = new RecordedAudit();
+    handler = new TenantsHandler(repository as unknown as TenantsRepository, audit);
   });
 
   async function seeded(): Promise<Tenant> {
@@ -171,6 +199,8 @@ describe('TenantsHandler (through @Handles, a stand-in verifier, the repository 
       'setStatus:active',
       `updateSettings:${JSON.stringify(settings)}`,
     ]);
+    // Changes are recorded by the repository, in their transactions: no refusal here.
+    expect(audit.events).toEqual([]);
   });
 
   it.each(['suspend', 'reactivate', 'updateSettings'] as const)(
@@ -189,6 +219,22 @@ describe('TenantsHandler (through @Handles, a stand-in verifier, the repository 
       });
       expect(repository.calls).toEqual([]);
       expect(repository.rows.get(tenant.id)).toMatchObject({ status: 'active', settings: DEFAULT_SETTINGS });
+      // Both attempts audited as denied, in the caller's own chain (never one it merely named).
+      const action = { suspend: 'tenants.tenant.suspend', reactivate: 'tenants.tenant.reactivate' }[
+        method as 'suspend' | 'reactivate'
+      ];
+      expect(audit.events).toHaveLength(2);
+      for (const event of audit.events) {
+        expect(auditEventSchema.safeParse(event).success).toBe(true);
+        expect(event).toMatchObject({
+          tenantId: tenant.id,
+          action: action ?? 'tenants.settings.update',
+          outcome: 'denied',
+          reason: 'FORBIDDEN',
+          actor: { type: 'user', id: 'tenant-admin-1' },
+          resource: { type: 'tenant' },
+        });
+      }
     },
   );
 
@@ -200,8 +246,34 @@ describe('TenantsHandler (through @Handles, a stand-in verifier, the repository 
       await expect(call(method, payload, operator)).resolves.toEqual({
         error: expect.objectContaining({ code: 'NOT_FOUND' }),
       });
+      expect(audit.events).toMatchObject([
+        {
+          tenantId: PLATFORM_TENANT_ID,
+          outcome: 'failure',
+          reason: 'NOT_FOUND',
+          actor: { type: 'service', id: 'strongroom-admin' },
+          resource: { type: 'tenant', id: tenantId },
+        },
+      ]);
     },
   );
+
+  it('records a creation refused to a tenant principal as denied, in its own chain', async () => {
+    const tenant = await seeded();
+    const ownAdmin = tokenOf(tenant.id, ADMINISTRATION);
+    await expect(call('create', { slug: 'rogue', name: 'Rogue' }, ownAdmin)).resolves.toEqual({
+      error: expect.objectContaining({ code: 'FORBIDDEN' }),
+    });
+    expect(audit.events).toMatchObject([
+      {
+        tenantId: tenant.id,
+        action: 'tenants.tenant.create',
+        outcome: 'denied',
+        resource: { type: 'tenant', id: 'new' },
+        details: { slug: 'rogue', region: 'default' },
+      },
+    ]);
+  });
 
   it('answers a token without the permission FORBIDDEN before anything else', async () => {
     const tenant = await seeded();

@@ -123,6 +123,11 @@ describe('bus permission map', () => {
     expect(mayPublish('audit', `$JS.ACK.${AUDIT_STREAM.name}.audit-store.1.1.1.1.1`)).toBe(true);
     expect(mayPublish('ledger', `$JS.API.CONSUMER.CREATE.${eventStreamOf('kyc').name}.spy`)).toBe(false);
     expect(mayPublish('ledger', `$JS.API.CONSUMER.CREATE.${AUDIT_STREAM.name}.spy`)).toBe(false);
+    // The operator inspects the services' event streams, never the audit trail's.
+    for (const stream of EVENT_STREAMS)
+      expect(mayPublish(OPERATOR_IDENTITY, `$JS.API.CONSUMER.MSG.NEXT.${stream.name}.inspect`)).toBe(true);
+    expect(mayPublish(OPERATOR_IDENTITY, `$JS.API.CONSUMER.MSG.NEXT.${AUDIT_STREAM.name}.inspect`)).toBe(false);
+    expect(mayPublish(OPERATOR_IDENTITY, `$JS.API.CONSUMER.CREATE.${AUDIT_STREAM.name}`)).toBe(false);
   });
 
   it('lets each service send audit events under its own emitter subject only', () => {

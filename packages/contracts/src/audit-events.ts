@@ -54,6 +54,7 @@ export const AUDIT_ACTIONS = {
   'auth.token.revoke': 'Tokens revoked (a user, a client, a token family or a whole tenant)',
   'auth.token.reuse-detect': 'A rotated refresh token was presented again; its family is revoked',
   'auth.user.create': 'A user created',
+  'auth.user.invite': 'A user invited (the one-time link is never recorded)',
   'auth.membership.change': "A user's roles changed",
   'auth.role.create': 'A custom role defined',
   'auth.role.update': 'A custom role changed',

@@ -119,11 +119,12 @@ export const BUS_ACCESS: Readonly<Record<BusIdentity, BusAccessDeclaration>> = {
     managesStreams: false,
     readsAudit: 'all',
   },
-  // The operator seeds the first tenant and its admin (`strongroom up`), before any user exists.
+  // The operator seeds the first tenant and its admin (`strongroom up`), before any user exists,
+  // and may inspect the services' event streams (never the AUDIT stream: the audit service and SIEMs read that).
   [OPERATOR_IDENTITY]: {
     calls: ['tenants', 'auth'],
     checksHealthOf: BACKEND_SERVICES,
-    consumesEventsOf: NOTHING,
+    consumesEventsOf: BACKEND_SERVICES,
     managesStreams: true,
   },
   [SIEM_IDENTITY]: {

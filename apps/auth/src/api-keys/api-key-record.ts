@@ -1,4 +1,9 @@
-import { API_KEY_RATE_LIMIT_TIERS, type Environment, type Permission } from '@strongroom/contracts';
+import {
+  API_KEY_RATE_LIMIT_TIERS,
+  type AuditEventInput,
+  type Environment,
+  type Permission,
+} from '@strongroom/contracts';
 import { type EnvelopeEncryption, type PepperedHasher, PlatformError } from '@strongroom/platform';
 
 /** The gateway maps a tier to its limits; the key only names it (declared in the contract). */
@@ -50,17 +55,25 @@ export interface ApiKeyListPage {
   afterKeyId?: string;
 }
 
-/** The only access to stored keys; the Postgres repository implements it with one statement each. */
+/**
+ * The only access to stored keys; the Postgres repository implements it with one statement each.
+ * A change's `audit` events are written with it (the outbox, same transaction), and only if it happens.
+ */
 export interface ApiKeyRepository {
-  insert(record: ApiKeyRecord): Promise<void>;
+  insert(record: ApiKeyRecord, audit: readonly AuditEventInput[]): Promise<void>;
   findByKeyId(keyId: string): Promise<ApiKeyRecord | null>;
   /**
    * In one transaction: insert `next`, and mark `keyId` rotating (overlap end, replacement), only
    * if it is still active. False when it was not: two concurrent rotations make one new key.
    */
-  rotate(keyId: string, change: { overlapEndsAt: Date; replacedByKeyId: string }, next: ApiKeyRecord): Promise<boolean>;
+  rotate(
+    keyId: string,
+    change: { overlapEndsAt: Date; replacedByKeyId: string },
+    next: ApiKeyRecord,
+    audit: readonly AuditEventInput[],
+  ): Promise<boolean>;
   /** Only if not yet revoked; `revokedBy` names the actor in the revocation event, it is not stored. */
-  revoke(keyId: string, revokedAt: Date, revokedBy: string): Promise<void>;
+  revoke(keyId: string, revokedAt: Date, revokedBy: string, audit: readonly AuditEventInput[]): Promise<void>;
   /** A tenant's keys ordered by keyId, at most `limit`, after `afterKeyId` when given. */
   list(tenantId: string, page: ApiKeyListPage): Promise<ApiKeyRecord[]>;
   touchLastUsed(keyId: string, at: Date): Promise<void>;
@@ -71,11 +84,14 @@ export interface ApiKeyRepository {
 /** For tests and one-off tools; copies on the way in and out, as a database would. */
 export class InMemoryApiKeyRepository implements ApiKeyRepository {
   private readonly records = new Map<string, ApiKeyRecord>();
+  /** The audit events of the changes made, as the outbox would hold them. */
+  readonly audit: AuditEventInput[] = [];
 
-  async insert(record: ApiKeyRecord): Promise<void> {
+  async insert(record: ApiKeyRecord, audit: readonly AuditEventInput[]): Promise<void> {
     if (this.records.has(record.keyId))
       throw PlatformError.conflict('An API key with this keyId exists', { keyId: record.keyId });
     this.records.set(record.keyId, { ...record });
+    this.audit.push(...audit);
   }
 
   async findByKeyId(keyId: string): Promise<ApiKeyRecord | null> {
@@ -87,19 +103,22 @@ export class InMemoryApiKeyRepository implements ApiKeyRepository {
     keyId: string,
     change: { overlapEndsAt: Date; replacedByKeyId: string },
     next: ApiKeyRecord,
+    audit: readonly AuditEventInput[],
   ): Promise<boolean> {
     // Check and both writes without an await between them: atomic, like the one transaction it stands for.
     const record = this.records.get(keyId);
     if (record?.status !== 'active' || this.records.has(next.keyId)) return false;
     this.records.set(next.keyId, { ...next });
     this.records.set(keyId, { ...record, status: 'rotating', ...change });
+    this.audit.push(...audit);
     return true;
   }
 
-  async revoke(keyId: string, revokedAt: Date, _revokedBy: string): Promise<void> {
+  async revoke(keyId: string, revokedAt: Date, _revokedBy: string, audit: readonly AuditEventInput[]): Promise<void> {
     const record = this.records.get(keyId);
     if (record !== undefined && record.status !== 'revoked') {
       this.records.set(keyId, { ...record, status: 'revoked', revokedAt });
+      this.audit.push(...audit);
     }
   }
 

@@ -1,4 +1,6 @@
 import type { Environment, Permission } from '@strongroom/contracts';
+import type { AuditTrail } from '../auth-audit';
+import { apiKeyCreatedAuditEvent, apiKeyRevokedAuditEvent, apiKeyRotatedAuditEvent } from './api-key-audit';
 import { ApiKeyError } from './api-key-errors';
 import {
   API_KEY_SECRET_LENGTH,
@@ -35,6 +37,8 @@ export interface ApiKeyActor {
   permissions: readonly string[];
   /** The environment of the actor's credential: it manages that environment's keys only. Null: a platform principal. */
   environment: Environment | null;
+  /** Who it is and the request it came with, for the audit event each change writes. */
+  trail: AuditTrail;
 }
 
 /** A credential never reaches the other environment's keys (a sandbox developer cannot mint or rotate production keys). */
@@ -109,7 +113,7 @@ export class ApiKeyService {
       { tenantId: actor.tenantId, environment: input.environment, name, permissions, expiresAt },
       { rateLimitTier, ipAllowlistId, createdBy: actor.userId, now },
     );
-    await this.repository.insert(record);
+    await this.repository.insert(record, [apiKeyCreatedAuditEvent(actor.trail, record)]);
     return issued;
   }
 
@@ -134,7 +138,8 @@ export class ApiKeyService {
       { rateLimitTier: record.rateLimitTier, ipAllowlistId: record.ipAllowlistId, createdBy: actor.userId, now },
     );
     const change = { overlapEndsAt, replacedByKeyId: next.keyId };
-    if (!(await this.repository.rotate(keyId, change, next))) throw new ApiKeyError('NOT_ROTATABLE', { keyId });
+    const audit = [apiKeyRotatedAuditEvent(actor.trail, record, next, overlapEndsAt)];
+    if (!(await this.repository.rotate(keyId, change, next, audit))) throw new ApiKeyError('NOT_ROTATABLE', { keyId });
     return { issued, previous: apiKeyView({ ...record, status: 'rotating', ...change }) };
   }
 
@@ -143,7 +148,9 @@ export class ApiKeyService {
     const record = await this.ownedRecord(actor, keyId);
     if (record.status === 'revoked') return apiKeyView(record);
     const revokedAt = this.now();
-    await this.repository.revoke(keyId, revokedAt, actor.userId);
+    await this.repository.revoke(keyId, revokedAt, actor.userId, [
+      apiKeyRevokedAuditEvent(actor.trail, record, revokedAt),
+    ]);
     return apiKeyView({ ...record, status: 'revoked', revokedAt });
   }
 

@@ -1,6 +1,7 @@
 import {
   API_KEY_ACCESS_TOKEN_TTL_SECONDS,
   type ApiKey,
+  type AuditEventInput,
   apiKeyCreated,
   apiKeyRevoked,
   apiKeyRotated,
@@ -9,8 +10,9 @@ import {
   type Permission,
   tokensRevoked,
 } from '@strongroom/contracts';
-import { enqueueEvent, withoutTenant, withTenant } from '@strongroom/platform';
+import { enqueueAudit, enqueueEvent, withoutTenant, withTenant } from '@strongroom/platform';
 import type { DataSource, EntityManager } from 'typeorm';
+import { AUTH_AUDIT_EMITTER } from '../auth-audit';
 import type {
   ApiKeyListPage,
   ApiKeyRateLimitTier,
@@ -70,7 +72,7 @@ export class PgApiKeyRepository implements ApiKeyRepository {
     return new PgApiKeyRepository(dataSource, null);
   }
 
-  async insert(record: ApiKeyRecord): Promise<void> {
+  async insert(record: ApiKeyRecord, audit: readonly AuditEventInput[]): Promise<void> {
     await withTenant(this.dataSource, this.tenantId ?? record.tenantId, async (manager) => {
       await insertRow(manager, record);
       await enqueueEvent(
@@ -79,6 +81,7 @@ export class PgApiKeyRepository implements ApiKeyRepository {
         { key: apiKeyWire(record), actor: record.createdBy },
         { tenantId: record.tenantId },
       );
+      await enqueueAudit(manager, AUTH_AUDIT_EMITTER, audit);
     });
   }
 
@@ -93,6 +96,7 @@ export class PgApiKeyRepository implements ApiKeyRepository {
     keyId: string,
     change: { overlapEndsAt: Date; replacedByKeyId: string },
     next: ApiKeyRecord,
+    audit: readonly AuditEventInput[],
   ): Promise<boolean> {
     try {
       return await this.inKeyTransaction(keyId, async (manager) => {
@@ -113,6 +117,7 @@ export class PgApiKeyRepository implements ApiKeyRepository {
           { previous, next: apiKeyWire(next), actor: next.createdBy },
           { tenantId: next.tenantId },
         );
+        await enqueueAudit(manager, AUTH_AUDIT_EMITTER, audit);
         return true;
       });
     } catch (error) {
@@ -121,7 +126,7 @@ export class PgApiKeyRepository implements ApiKeyRepository {
     }
   }
 
-  async revoke(keyId: string, revokedAt: Date, revokedBy: string): Promise<void> {
+  async revoke(keyId: string, revokedAt: Date, revokedBy: string, audit: readonly AuditEventInput[]): Promise<void> {
     await this.inKeyTransaction(keyId, async (manager) => {
       const rows: ApiKeyRow[] = await manager.query(
         `WITH updated AS (
@@ -146,6 +151,7 @@ export class PgApiKeyRepository implements ApiKeyRepository {
         },
         { tenantId: row.tenant_id },
       );
+      await enqueueAudit(manager, AUTH_AUDIT_EMITTER, audit);
     });
   }
 

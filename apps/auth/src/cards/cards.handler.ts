@@ -8,9 +8,10 @@ import {
   unlockCard,
   verifyCardPin,
 } from '@strongroom/contracts';
-import { assertMayActOnTenant, type BusRequestContext, Handles, type Principal } from '@strongroom/platform';
+import { assertMayActOnTenant, type BusRequestContext, Handles } from '@strongroom/platform';
+import { auditTrailOf } from '../auth-audit';
 import { CardError } from './card-errors';
-import { CardsService, type StoredCard } from './cards.service';
+import { type CardCaller, CardsService, type StoredCard } from './cards.service';
 
 /** Cards and PINs on the bus: the tenant rule, the service, the one error mapping. Never echoes a number or PIN. */
 @Controller()
@@ -23,14 +24,17 @@ export class CardsHandler {
     input: RequestOf<typeof registerCard>,
     context: BusRequestContext,
   ): Promise<ResponseOf<typeof registerCard>> {
-    assertMayActOnTenant(context.principal, input.tenantId);
+    const caller = callerOf(context, input.tenantId);
     const card = await refusalsMapped(() =>
-      this.cards.register({
-        tenantId: input.tenantId,
-        cardNumber: input.cardNumber,
-        pin: input.pin,
-        ownerUserId: input.ownerUserId ?? null,
-      }),
+      this.cards.register(
+        {
+          tenantId: input.tenantId,
+          cardNumber: input.cardNumber,
+          pin: input.pin,
+          ownerUserId: input.ownerUserId ?? null,
+        },
+        caller,
+      ),
     );
     return { ...cardWire(card), locked: false };
   }
@@ -41,8 +45,8 @@ export class CardsHandler {
     input: RequestOf<typeof verifyCardPin>,
     context: BusRequestContext,
   ): Promise<ResponseOf<typeof verifyCardPin>> {
-    const actor = actorOf(context.principal, input.tenantId);
-    await refusalsMapped(() => this.cards.verifyPin(input.tenantId, input.cardId, input.pin, actor));
+    const caller = callerOf(context, input.tenantId);
+    await refusalsMapped(() => this.cards.verifyPin(input.tenantId, input.cardId, input.pin, caller));
     return { outcome: 'accepted' };
   }
 
@@ -52,8 +56,8 @@ export class CardsHandler {
     input: RequestOf<typeof changeCardPin>,
     context: BusRequestContext,
   ): Promise<ResponseOf<typeof changeCardPin>> {
-    const actor = actorOf(context.principal, input.tenantId);
-    await refusalsMapped(() => this.cards.changePin(input.tenantId, input.cardId, input.pin, input.newPin, actor));
+    const caller = callerOf(context, input.tenantId);
+    await refusalsMapped(() => this.cards.changePin(input.tenantId, input.cardId, input.pin, input.newPin, caller));
     return { outcome: 'changed' };
   }
 
@@ -62,14 +66,15 @@ export class CardsHandler {
     input: RequestOf<typeof unlockCard>,
     context: BusRequestContext,
   ): Promise<ResponseOf<typeof unlockCard>> {
-    const actor = actorOf(context.principal, input.tenantId);
-    return cardWire(await refusalsMapped(() => this.cards.unlock(input.tenantId, input.cardId, actor)));
+    const caller = callerOf(context, input.tenantId);
+    return cardWire(await refusalsMapped(() => this.cards.unlock(input.tenantId, input.cardId, caller)));
   }
 }
 
-function actorOf(principal: Principal | undefined, tenantId: string): string {
-  assertMayActOnTenant(principal, tenantId);
-  return principal!.subject;
+/** The tenant rule, then who acts (audited by the service with each attempt and change). */
+function callerOf(context: BusRequestContext, tenantId: string): CardCaller {
+  assertMayActOnTenant(context.principal, tenantId);
+  return { subject: context.principal!.subject, trail: auditTrailOf(context) };
 }
 
 async function refusalsMapped<T>(work: () => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import { dataSourceOf, SERVICE_RESOURCES, type ServiceResources } from '@strongroom/platform';
+import { publishingSink } from '../auth-audit';
 import { tokenizerCardNumberTokens } from './card-number-tokens';
 import { PgCardRepository } from './cards.repository';
 import { CardsService } from './cards.service';
@@ -14,6 +15,7 @@ export const cardsProviders: Provider[] = [
       return new CardsService({
         repository: new PgCardRepository(dataSource),
         cardNumbers: tokenizerCardNumberTokens(resources, dataSource),
+        audit: publishingSink(resources),
       });
     },
   },

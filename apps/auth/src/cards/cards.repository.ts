@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { cardLocked, cardUnlocked } from '@strongroom/contracts';
-import { conflictOnDuplicate, enqueueEvent, withTenant } from '@strongroom/platform';
+import { type AuditEventInput, cardLocked, cardUnlocked } from '@strongroom/contracts';
+import { conflictOnDuplicate, enqueueAudit, enqueueEvent, withTenant } from '@strongroom/platform';
 import type { DataSource, EntityManager } from 'typeorm';
+import { AUTH_AUDIT_EMITTER } from '../auth-audit';
 import type { CardAudit, CardPinState, CardRepository, NewCard, StoredCard } from './cards.service';
 
 interface CardRow {
@@ -30,7 +30,11 @@ class DuplicateCard extends Error {}
 export class PgCardRepository implements CardRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async insert(card: NewCard, knownRefs: readonly string[]): Promise<StoredCard | null> {
+  async insert(
+    card: NewCard,
+    knownRefs: readonly string[],
+    audit: readonly AuditEventInput[],
+  ): Promise<StoredCard | null> {
     try {
       return await conflictOnDuplicate(
         () =>
@@ -43,8 +47,9 @@ export class PgCardRepository implements CardRepository {
             const rows: CardRow[] = await manager.query(
               `INSERT INTO cards (id, tenant_id, owner_user_id, card_ref, last4, pin_hash)
                VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
-              [randomUUID(), card.tenantId, card.ownerUserId, card.cardRef, card.last4, card.pinHash],
+              [card.id, card.tenantId, card.ownerUserId, card.cardRef, card.last4, card.pinHash],
             );
+            await enqueueAudit(manager, AUTH_AUDIT_EMITTER, audit);
             return storedCardOf(rows[0]!);
           }),
         // The UNIQUE (tenant_id, card_ref) index settles two concurrent registrations of one card.
@@ -94,6 +99,7 @@ export class PgCardRepository implements CardRepository {
       const row = rows[0];
       if (row === undefined) return false;
       if (expected.lockedAt === null && row.locked_at !== null) await enqueueLocked(manager, row, audit);
+      await enqueueAudit(manager, AUTH_AUDIT_EMITTER, audit.events);
       return true;
     });
   }
@@ -113,7 +119,9 @@ export class PgCardRepository implements CardRepository {
         [cardId, audit.at],
       );
       const row = rows[0]!;
-      // Unlocking an unlocked card only clears its count: nothing worth an audit record happened.
+      // An administrator's act on the card, recorded whether it was locked or only counting failures.
+      await enqueueAudit(manager, AUTH_AUDIT_EMITTER, audit.events);
+      // Unlocking an unlocked card only clears its count: no `cards.unlocked` event for it.
       if (before[0].locked_at !== null) {
         await enqueueEvent(
           manager,

@@ -10,6 +10,7 @@ import {
   SERVICE_RESOURCES,
   type ServiceResources,
 } from '@strongroom/platform';
+import { AuthAuditPublisher, auditTrailOf, authAuditEvent, refusalTenantOf } from '../auth-audit';
 import { AUTH_PEPPER_PATH } from '../auth-secrets';
 import { CLIENT_SECRET_HASH_DOMAIN } from '../oidc/oidc-provider-host';
 import { registerClient } from './client-registration';
@@ -21,6 +22,7 @@ export class ClientsHandler {
 
   constructor(
     private readonly clients: ClientsRepository,
+    private readonly audit: AuthAuditPublisher,
     @Inject(SERVICE_RESOURCES) resources: ServiceResources,
   ) {
     this.secrets = new PepperedHasher(resources.secrets, { domain: CLIENT_SECRET_HASH_DOMAIN, path: AUTH_PEPPER_PATH });
@@ -35,8 +37,28 @@ export class ClientsHandler {
     input: RequestOf<typeof createClient>,
     context: BusRequestContext,
   ): Promise<ResponseOf<typeof createClient>> {
+    assertMayActOnTenant(context.principal, input.tenantId);
+    const trail = auditTrailOf(context);
+    return this.audit.refusals(
+      () => this.register(input, context, trail),
+      (refusal) => [
+        authAuditEvent(trail, {
+          tenantId: refusalTenantOf(context),
+          environment: input.environment,
+          action: 'auth.client.create',
+          resource: { type: 'oauth_client', id: 'new' },
+          ...refusal,
+        }),
+      ],
+    );
+  }
+
+  private async register(
+    input: RequestOf<typeof createClient>,
+    context: BusRequestContext,
+    trail: ReturnType<typeof auditTrailOf>,
+  ): Promise<ResponseOf<typeof createClient>> {
     const principal = context.principal;
-    assertMayActOnTenant(principal, input.tenantId);
     // A sandbox credential never creates production clients, and the other way round.
     if (!isPlatformPrincipal(principal!) && principal!.environment !== input.environment)
       throw PlatformError.forbidden(
@@ -54,7 +76,7 @@ export class ClientsHandler {
       registration.clientSecret === undefined
         ? registration.metadata
         : { ...registration.metadata, client_secret: await this.secrets.hash(registration.clientSecret) };
-    const created = await this.clients.create(registration.client, metadata);
+    const created = await this.clients.create(registration.client, metadata, trail);
     return registration.clientSecret === undefined ? created : { ...created, clientSecret: registration.clientSecret };
   }
 }

@@ -1,6 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { listMemberships, type RequestOf, type ResponseOf, setUserRoles } from '@strongroom/contracts';
 import { assertMayActOnTenant, type BusRequestContext, Handles } from '@strongroom/platform';
+import { AuthAuditPublisher, auditTrailOf, authAuditEvent, refusalTenantOf } from '../auth-audit';
 import { assertRolesExist } from '../roles/tenant-roles';
 import { assertMayGrantRoles } from '../users/role-grants';
 import { MembershipsRepository } from './memberships.repository';
@@ -8,7 +9,10 @@ import { MembershipsRepository } from './memberships.repository';
 /** Users' roles in their tenant over the bus; another tenant's users answer NOT_FOUND. */
 @Controller()
 export class MembershipsHandler {
-  constructor(private readonly memberships: MembershipsRepository) {}
+  constructor(
+    private readonly memberships: MembershipsRepository,
+    private readonly audit: AuthAuditPublisher,
+  ) {}
 
   @Handles(listMemberships)
   async list(
@@ -30,13 +34,27 @@ export class MembershipsHandler {
   ): Promise<ResponseOf<typeof setUserRoles>> {
     assertMayActOnTenant(context.principal, input.tenantId);
     const principal = context.principal!;
-    const { membership, usersAffected, tokensRevokedAt } = await this.memberships.setRoles(
-      { tenantId: input.tenantId, userId: input.userId, roles: input.roles, actor: principal.subject },
-      (before, customRoles) => {
-        assertRolesExist(input.roles, customRoles);
-        assertMayGrantRoles(principal, [...before, ...input.roles], customRoles);
-      },
-      new Date(),
+    const trail = auditTrailOf(context);
+    // A change is audited with it; a refusal (unknown user or role, roles above the caller's) is published.
+    const { membership, usersAffected, tokensRevokedAt } = await this.audit.refusals(
+      () =>
+        this.memberships.setRoles(
+          { tenantId: input.tenantId, userId: input.userId, roles: input.roles, actor: principal.subject, trail },
+          (before, customRoles) => {
+            assertRolesExist(input.roles, customRoles);
+            assertMayGrantRoles(principal, [...before, ...input.roles], customRoles);
+          },
+          new Date(),
+        ),
+      (refusal) => [
+        authAuditEvent(trail, {
+          tenantId: refusalTenantOf(context),
+          action: 'auth.membership.change',
+          resource: { type: 'user', id: input.userId },
+          details: { roles: [...input.roles] },
+          ...refusal,
+        }),
+      ],
     );
     return { ...membership, usersAffected, tokensRevokedAt: tokensRevokedAt?.toISOString() ?? null };
   }

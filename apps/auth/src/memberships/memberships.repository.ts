@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { type Membership, membershipChanged } from '@strongroom/contracts';
 import {
   dataSourceOf,
+  enqueueAudit,
   enqueueEvent,
   PlatformError,
   SERVICE_RESOURCES,
@@ -9,6 +10,7 @@ import {
   withTenant,
 } from '@strongroom/platform';
 import type { DataSource } from 'typeorm';
+import { AUTH_AUDIT_EMITTER, type AuditTrail, authAuditEvent } from '../auth-audit';
 import { revokeAccessOf } from '../roles/access-revocation';
 import { customRolesNamed } from '../roles/custom-roles.repository';
 import { type CustomRole, customRoleNamesOf, permissionsLost, resolveRoles } from '../roles/tenant-roles';
@@ -34,6 +36,7 @@ export interface RolesAssignment {
   userId: string;
   roles: readonly string[];
   actor: string;
+  trail: AuditTrail;
 }
 
 /**
@@ -91,7 +94,20 @@ export class MembershipsRepository {
         resolveRoles(assignment.roles, customRoles).permissions,
       );
       const tokensRevokedAt = lost.length > 0 ? await revokeAccessOf(manager, assignment.tenantId, [user.id]) : null;
-      if (!sameRoles(user.roles, assignment.roles))
+      if (!sameRoles(user.roles, assignment.roles)) {
+        await enqueueAudit(manager, AUTH_AUDIT_EMITTER, [
+          authAuditEvent(assignment.trail, {
+            tenantId: assignment.tenantId,
+            occurredAt: now.toISOString(),
+            action: 'auth.membership.change',
+            resource: { type: 'user', id: user.id },
+            details: {
+              rolesBefore: user.roles,
+              roles: [...assignment.roles],
+              accessTokensRevoked: tokensRevokedAt !== null,
+            },
+          }),
+        ]);
         await enqueueEvent(
           manager,
           membershipChanged,
@@ -105,6 +121,7 @@ export class MembershipsRepository {
           },
           { tenantId: assignment.tenantId },
         );
+      }
       return {
         membership: membershipOf({ ...user, roles: [...assignment.roles] }),
         usersAffected: tokensRevokedAt === null ? 0 : 1,

@@ -1,9 +1,14 @@
-import { type PayloadOf, tokenIssued } from '@strongroom/contracts';
-import { ENQUEUE_BATCH_ROWS_MAX, enqueueEvents, withoutTenant } from '@strongroom/platform';
+import { type AuditEventInput, type PayloadOf, tokenIssued } from '@strongroom/contracts';
+import { ENQUEUE_BATCH_ROWS_MAX, enqueueAudit, enqueueEvents, withoutTenant } from '@strongroom/platform';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
+import { AUTH_AUDIT_EMITTER } from '../auth-audit';
 
-type Issued = PayloadOf<typeof tokenIssued>;
+/** An issuance's `tokens.issued` event and its audit event, written together. */
+interface Issued {
+  event: PayloadOf<typeof tokenIssued>;
+  audit: AuditEventInput;
+}
 
 /** Records wait at most this long: an audit trail a tenth of a second behind, one INSERT per batch. */
 const FLUSH_INTERVAL_MS = 100;
@@ -11,10 +16,11 @@ const FLUSH_INTERVAL_MS = 100;
 const PENDING_MAX = 50_000;
 
 /**
- * Token issuance records, written to the outbox in batches: at a thousand tokens a second, one
- * INSERT each would cost the token endpoint a third of its throughput. JWT access tokens are not
- * stored, so there is no state change to share a transaction with; a crash loses at most the
- * records of the last interval, which the log says.
+ * Token issuance records (the `tokens.issued` event and the `auth.token.issue` audit event),
+ * written to the outbox in batches: at a thousand tokens a second, one INSERT each would cost the
+ * token endpoint a third of its throughput. JWT access tokens are not stored, so there is no
+ * state change to share a transaction with; a crash loses at most the records of the last
+ * interval, which the log says.
  */
 export class IssuanceRecorder {
   private pending: Issued[] = [];
@@ -30,12 +36,12 @@ export class IssuanceRecorder {
     this.timer.unref();
   }
 
-  record(issued: Issued): void {
+  record(event: PayloadOf<typeof tokenIssued>, audit: AuditEventInput): void {
     if (this.pending.length >= PENDING_MAX) {
       this.dropped += 1;
       return;
     }
-    this.pending.push(issued);
+    this.pending.push({ event, audit });
   }
 
   /** Writes what is waiting (serially: one flush at a time). */
@@ -57,13 +63,18 @@ export class IssuanceRecorder {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, ENQUEUE_BATCH_ROWS_MAX);
       try {
-        await withoutTenant(this.dataSource, (manager) =>
-          enqueueEvents(
+        await withoutTenant(this.dataSource, async (manager) => {
+          await enqueueEvents(
             manager,
             tokenIssued,
-            batch.map((payload) => ({ payload, tenantId: payload.tenantId })),
-          ),
-        );
+            batch.map(({ event }) => ({ payload: event, tenantId: event.tenantId })),
+          );
+          await enqueueAudit(
+            manager,
+            AUTH_AUDIT_EMITTER,
+            batch.map(({ audit }) => audit),
+          );
+        });
       } catch (error) {
         this.logger.error({ err: error, records: batch.length }, 'token issuance records not written');
         return;

@@ -1,6 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { exchangeOidcHttp, type RequestOf, type ResponseOf } from '@strongroom/contracts';
-import { Handles } from '@strongroom/platform';
+import { type BusRequestContext, Handles } from '@strongroom/platform';
+import { exchangeOriginOf } from './exchange-origin';
 import { OidcProviderHost } from './oidc-provider-host';
 
 @Controller()
@@ -9,7 +10,10 @@ export class OidcExchangeHandler {
 
   /** Public on the bus: the OAuth endpoints authenticate the client themselves (RFC 6749 §2.3). */
   @Handles(exchangeOidcHttp)
-  exchange(input: RequestOf<typeof exchangeOidcHttp>): Promise<ResponseOf<typeof exchangeOidcHttp>> {
-    return this.host.exchange(input);
+  exchange(
+    input: RequestOf<typeof exchangeOidcHttp>,
+    context: BusRequestContext,
+  ): Promise<ResponseOf<typeof exchangeOidcHttp>> {
+    return this.host.exchange(input, exchangeOriginOf(context, input));
   }
 }

@@ -1,5 +1,6 @@
 import {
   type AccessTokenClaims,
+  type AuditEventInput,
   type exchangeOidcHttp,
   OIDC_RESPONSE_HEADERS,
   type PayloadOf,
@@ -7,17 +8,20 @@ import {
   type ResponseOf,
   type tokenIssued,
 } from '@strongroom/contracts';
-import { type PepperedHasher, type VersionedSecretKeys } from '@strongroom/platform';
+import type { AuditOrigin, PepperedHasher, VersionedSecretKeys } from '@strongroom/platform';
 import { inject } from 'light-my-request';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
+import type { AuditSink } from '../auth-audit';
 import type { LoginService } from '../login/login-service';
 import { currentKey, publishedKeys, type SigningKey } from '../signing-keys/signing-key-ring';
 import type { TenantPolicies } from '../tenant-policies/tenant-policies';
+import { currentExchangeOrigin, withExchangeOrigin } from './exchange-origin';
 import { loginInteraction } from './login-interaction';
 import { type OidcConfigurationInput, oidcConfiguration, type StrongroomClientMetadata } from './oidc-configuration';
 import type { OidcStore } from './oidc-store';
 import type { StructuredTokens } from './structured-tokens';
+import { tokenIssuedAuditEvent, tokenRefusedAuditEvent } from './token-audit';
 
 export interface OidcProviderHostOptions {
   issuer: string;
@@ -37,11 +41,16 @@ export interface OidcProviderHostOptions {
    * A rotated refresh token came back: oidc-provider has revoked its grant; every access token
    * of the user at this client must go too, and an alert must be raised (issue 4).
    */
-  onRefreshTokenReuse(reuse: { tenantId: string; accountId: string; clientId: string }): Promise<void>;
-  /** Records an issuance (through the outbox); must not throw. */
-  onTokenIssued(issued: PayloadOf<typeof tokenIssued>): void;
-  /** Publishes the revocation of one access token (through the outbox). */
-  revokeAccessToken: (claims: AccessTokenClaims) => Promise<void>;
+  onRefreshTokenReuse(
+    reuse: { tenantId: string; accountId: string; clientId: string },
+    origin: AuditOrigin,
+  ): Promise<void>;
+  /** Records an issuance (through the outbox) and its audit event; must not throw. */
+  onTokenIssued(issued: PayloadOf<typeof tokenIssued>, audit: AuditEventInput): void;
+  /** Sends audit events of refused token requests (they write nothing); must not throw. */
+  auditRefusals: AuditSink;
+  /** Publishes the revocation of one access token (through the outbox), for the client that asked (RFC 7009). */
+  revokeAccessToken: (claims: AccessTokenClaims, revokedBy: { clientId: string }, origin: AuditOrigin) => Promise<void>;
   logger: Logger;
 }
 
@@ -66,10 +75,22 @@ export class OidcProviderHost {
 
   constructor(private readonly options: OidcProviderHostOptions) {}
 
-  async exchange(request: Exchange): Promise<ExchangeReply> {
+  /** One HTTP exchange; `origin` (the request's id, trace and client) is what its audit events carry. */
+  async exchange(request: Exchange, origin: AuditOrigin = {}): Promise<ExchangeReply> {
     const provider = await this.provider();
     const issuer = new URL(this.options.issuer);
-    const response = await inject(provider.callback(), {
+    const response = await withExchangeOrigin(origin, () => this.inject(provider, issuer, request));
+    const headers: ExchangeReply['headers'] = {};
+    for (const name of OIDC_RESPONSE_HEADERS) {
+      const value = response.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+      else if (Array.isArray(value)) headers[name] = value.map(String);
+    }
+    return { status: response.statusCode, headers, body: response.payload };
+  }
+
+  private inject(provider: Provider, issuer: URL, request: Exchange) {
+    return inject(provider.callback(), {
       method: request.method,
       url: request.url,
       // The issuer, not the client's Host header, names every URL the provider writes.
@@ -82,13 +103,6 @@ export class OidcProviderHost {
       payload: request.body,
       remoteAddress: request.remoteAddress,
     });
-    const headers: ExchangeReply['headers'] = {};
-    for (const name of OIDC_RESPONSE_HEADERS) {
-      const value = response.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-      else if (Array.isArray(value)) headers[name] = value.map(String);
-    }
-    return { status: response.statusCode, headers, body: response.payload };
   }
 
   private async provider(): Promise<Provider> {
@@ -136,9 +150,10 @@ export class OidcProviderHost {
     provider.use(loginInteraction(provider, this.options.login, this.options.tenantPolicies));
     for (const page of this.options.pages) provider.use(page);
     provider.on('grant.success', (ctx: KoaContextWithOIDC) => this.recordIssuance(ctx));
-    provider.on('grant.error', (ctx: KoaContextWithOIDC, error: { error_detail?: string }) =>
-      this.detectRefreshTokenReuse(ctx, error),
-    );
+    provider.on('grant.error', (ctx: KoaContextWithOIDC, error: { error?: string; error_detail?: string }) => {
+      this.detectRefreshTokenReuse(ctx, error);
+      this.recordRefusal(ctx, error);
+    });
     provider.on('server_error', (_ctx: unknown, error: Error) =>
       this.options.logger.error({ err: error }, 'oidc-provider server error'),
     );
@@ -162,7 +177,7 @@ export class OidcProviderHost {
     const grantType = ctx.oidc.params?.grant_type;
     if (token === undefined || metadata === undefined || typeof grantType !== 'string') return;
     const accountId = 'accountId' in token ? token.accountId : undefined;
-    this.options.onTokenIssued({
+    const issued: PayloadOf<typeof tokenIssued> = {
       tenantId: metadata.tenant_id,
       clientId: metadata.client_id,
       subject: typeof accountId === 'string' ? accountId : metadata.client_id,
@@ -170,7 +185,32 @@ export class OidcProviderHost {
       tokenId: token.jti,
       expiresAt: new Date(Date.now() + token.expiration * 1000).toISOString(),
       occurredAt: new Date().toISOString(),
-    });
+    };
+    this.options.onTokenIssued(issued, tokenIssuedAuditEvent(issued, metadata.environment, currentExchangeOrigin()));
+  }
+
+  /** A refused token request is audited (published: nothing was written); never breaks the endpoint. */
+  private recordRefusal(ctx: KoaContextWithOIDC, error: { error?: string }): void {
+    try {
+      const metadata = (
+        ctx.oidc?.client as unknown as { metadata(): StrongroomClientMetadata } | undefined
+      )?.metadata();
+      const event = tokenRefusedAuditEvent(
+        {
+          error: error.error ?? 'server_error',
+          client:
+            metadata === undefined
+              ? undefined
+              : { clientId: metadata.client_id, tenantId: metadata.tenant_id, environment: metadata.environment },
+          presentedClientId: ctx.oidc?.params?.client_id,
+          grantType: ctx.oidc?.params?.grant_type,
+        },
+        currentExchangeOrigin(),
+      );
+      this.options.auditRefusals([event]);
+    } catch (failure) {
+      this.options.logger.error({ err: failure }, 'token refusal not audited');
+    }
   }
 
   private detectRefreshTokenReuse(ctx: KoaContextWithOIDC, error: { error_detail?: string }): void {
@@ -180,7 +220,10 @@ export class OidcProviderHost {
     const metadata = (ctx.oidc.client as unknown as { metadata(): StrongroomClientMetadata } | undefined)?.metadata();
     if (token?.accountId === undefined || metadata === undefined) return;
     this.options
-      .onRefreshTokenReuse({ tenantId: metadata.tenant_id, accountId: token.accountId, clientId: metadata.client_id })
+      .onRefreshTokenReuse(
+        { tenantId: metadata.tenant_id, accountId: token.accountId, clientId: metadata.client_id },
+        currentExchangeOrigin(),
+      )
       .catch((failure: unknown) => this.options.logger.error({ err: failure }, 'refresh-token reuse not published'));
   }
 
@@ -226,7 +269,7 @@ export class OidcProviderHost {
       }
       const claims = await structuredTokens.revocable(token, client.clientId);
       // RFC 7009 §2.2: 200 whether or not there was anything to revoke.
-      if (claims !== undefined) await revokeAccessToken(claims);
+      if (claims !== undefined) await revokeAccessToken(claims, { clientId: client.clientId }, currentExchangeOrigin());
       ctx.body = '';
     };
   }

@@ -9,6 +9,7 @@ import {
 import {
   credentialsOf,
   dataSourceOf,
+  enqueueAudit,
   enqueueEvent,
   PepperedHasher,
   SERVICE_RESOURCES,
@@ -17,9 +18,10 @@ import {
   withoutTenant,
 } from '@strongroom/platform';
 import type { EntityManager } from 'typeorm';
+import { AUTH_AUDIT_EMITTER, AUTH_SERVICE_ACTOR, authAuditEvent, publishingSink } from '../auth-audit';
 import { AUTH_PEPPER_PATH } from '../auth-secrets';
 import { PgLoginAccounts } from '../login/login-accounts';
-import { loginRecordOf } from '../login/login-audit';
+import { loginAuditEvents, loginRecordOf } from '../login/login-audit';
 import { LoginService } from '../login/login-service';
 import { UserAccessReader } from '../roles/user-access';
 import { publishedKeys } from '../signing-keys/signing-key-ring';
@@ -29,10 +31,12 @@ import { LoginThrottle } from '../throttling/login-throttle';
 import { PgAttemptStore } from '../throttling/pg-attempt-store';
 import { invitationAcceptance } from '../users/invitation-page';
 import { InvitationsRepository } from '../users/invitations.repository';
+import { currentExchangeOrigin } from './exchange-origin';
 import { IssuanceRecorder } from './issuance-recorder';
 import { CLIENT_SECRET_HASH_DOMAIN, OidcProviderHost } from './oidc-provider-host';
 import { OidcStore } from './oidc-store';
 import { StructuredTokens } from './structured-tokens';
+import { accessTokenRevokedAuditEvent, refreshReuseAuditEvents } from './token-audit';
 
 const OIDC_COOKIE_KEY_PATH = 'auth/oidc-cookie-key';
 const CLEANUP_INTERVAL_MS = 60_000;
@@ -80,20 +84,33 @@ export const oidcProviders: Provider[] = [
         }),
         throttle: new LoginThrottle(attempts),
         reportAnomaly: (anomaly, tenantId) => {
-          publish((manager) =>
-            enqueueEvent(
+          const audit = authAuditEvent(
+            { actor: AUTH_SERVICE_ACTOR, origin: currentExchangeOrigin() },
+            {
+              tenantId,
+              action: 'auth.anomaly.detect',
+              resource: { type: 'login_anomaly', id: anomaly.kind },
+              details: { failures: anomaly.failures, windowSeconds: anomaly.windowSeconds },
+            },
+          );
+          publish(async (manager) => {
+            await enqueueEvent(
               manager,
               anomalyDetected,
               { ...anomaly, tenantId, detectedAt: new Date().toISOString() },
               { tenantId },
-            ),
-          ).catch((error: unknown) => logger.error({ err: error }, 'login anomaly not published'));
+            );
+            await enqueueAudit(manager, AUTH_AUDIT_EMITTER, [audit]);
+          }).catch((error: unknown) => logger.error({ err: error }, 'login anomaly not published'));
         },
         // Every attempt is audited; an enrolment confirmed by this sign-in is an MFA change too.
         recordAttempt: (attempt, outcome, userId) => {
           const tenantId = attempt.tenantId;
+          // Read now: the exchange's origin is in this call's async context, not the outbox write's.
+          const audit = loginAuditEvents(attempt, outcome, userId, currentExchangeOrigin());
           publish(async (manager) => {
             await enqueueEvent(manager, loginAttempted, loginRecordOf(attempt, outcome, userId), { tenantId });
+            await enqueueAudit(manager, AUTH_AUDIT_EMITTER, audit);
             if (outcome.outcome === 'authenticated' && outcome.enrolledMfa !== undefined)
               await enqueueEvent(
                 manager,
@@ -110,11 +127,17 @@ export const oidcProviders: Provider[] = [
         login,
         pages: [invitationAcceptance(new InvitationsRepository(dataSource, resources.secrets))],
         // JWT access tokens are not stored: the record is written after the answer, not with a state change.
-        onTokenIssued: (issued) => issuances.record(issued),
+        onTokenIssued: (issued, audit) => issuances.record(issued, audit),
+        auditRefusals: publishingSink(resources),
         // Theft of a refresh token is assumed: every token of the user goes, everywhere, and an alert is raised.
-        onRefreshTokenReuse: ({ tenantId, accountId, clientId }) =>
+        onRefreshTokenReuse: ({ tenantId, accountId, clientId }, origin) =>
           publish(async (manager) => {
             const now = new Date();
+            await enqueueAudit(
+              manager,
+              AUTH_AUDIT_EMITTER,
+              refreshReuseAuditEvents({ tenantId, accountId, clientId }, origin, now),
+            );
             await enqueueEvent(
               manager,
               tokensRevoked,
@@ -152,9 +175,9 @@ export const oidcProviders: Provider[] = [
           // Fail closed: without the revocation list no token may be called active.
           isRevoked: (claims) => credentialsOf(resources).isRevoked(claims),
         }),
-        revokeAccessToken: (claims) =>
-          publish((manager) =>
-            enqueueEvent(
+        revokeAccessToken: (claims, revokedBy, origin) =>
+          publish(async (manager) => {
+            await enqueueEvent(
               manager,
               tokensRevoked,
               {
@@ -164,8 +187,15 @@ export const oidcProviders: Provider[] = [
                 expiresAt: new Date(claims.exp * 1000).toISOString(),
               },
               { tenantId: claims.tenant_id },
-            ),
-          ),
+            );
+            await enqueueAudit(manager, AUTH_AUDIT_EMITTER, [
+              accessTokenRevokedAuditEvent(
+                { tokenId: claims.jti, tenantId: claims.tenant_id, environment: claims.env },
+                revokedBy.clientId,
+                origin,
+              ),
+            ]);
+          }),
         logger,
       });
     },

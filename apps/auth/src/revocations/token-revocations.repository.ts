@@ -7,6 +7,7 @@ import {
 } from '@strongroom/contracts';
 import {
   dataSourceOf,
+  enqueueAudit,
   enqueueEvent,
   PlatformError,
   SERVICE_RESOURCES,
@@ -14,6 +15,20 @@ import {
   withTenant,
 } from '@strongroom/platform';
 import type { DataSource, EntityManager } from 'typeorm';
+import { AUTH_AUDIT_EMITTER, type AuditTrail, authAuditEvent } from '../auth-audit';
+
+const TARGET_RESOURCES = { user: 'user', client: 'oauth_client', tenant: 'tenant' } as const;
+
+function targetIdOf(target: TokenRevocationTarget, tenantId: string): string {
+  switch (target.scope) {
+    case 'user':
+      return target.userId;
+    case 'client':
+      return target.clientId;
+    case 'tenant':
+      return tenantId;
+  }
+}
 
 /**
  * Administrative revocation in one transaction: each target is checked to belong to the tenant
@@ -29,7 +44,13 @@ export class TokenRevocationsRepository {
     this.dataSource = dataSourceOf(resources);
   }
 
-  async revoke(tenantId: string, targets: readonly TokenRevocationTarget[], now: Date): Promise<number> {
+  /** One audit event per target, with the revocation (all of them or none). */
+  async revoke(
+    tenantId: string,
+    targets: readonly TokenRevocationTarget[],
+    now: Date,
+    trail: AuditTrail,
+  ): Promise<number> {
     return withTenant(this.dataSource, tenantId, async (manager) => {
       let grantsRevoked = 0;
       const expiresAt = new Date(now.getTime() + ACCESS_TOKEN_TTL_SECONDS_MAX * 1000).toISOString();
@@ -38,6 +59,15 @@ export class TokenRevocationsRepository {
         const { revocation, deleted } = await this.revokeOne(manager, tenantId, target, times);
         grantsRevoked += deleted;
         await enqueueEvent(manager, tokensRevoked, revocation, { tenantId });
+        await enqueueAudit(manager, AUTH_AUDIT_EMITTER, [
+          authAuditEvent(trail, {
+            tenantId,
+            occurredAt: times.revokedAt,
+            action: 'auth.token.revoke',
+            resource: { type: TARGET_RESOURCES[target.scope], id: targetIdOf(target, tenantId) },
+            details: { scope: target.scope, grantsRevoked: deleted },
+          }),
+        ]);
       }
       return grantsRevoked;
     });

@@ -4,6 +4,7 @@ import { CUSTOM_ROLES_PER_TENANT_MAX, roleCreated, roleDeleted, roleUpdated } fr
 import {
   conflictOnDuplicate,
   dataSourceOf,
+  enqueueAudit,
   enqueueEvent,
   PlatformError,
   SERVICE_RESOURCES,
@@ -11,6 +12,7 @@ import {
   withTenant,
 } from '@strongroom/platform';
 import type { DataSource, EntityManager } from 'typeorm';
+import { AUTH_AUDIT_EMITTER, type AuditTrail, authAuditEvent } from '../auth-audit';
 import { revokeAccessOf } from './access-revocation';
 import { type CustomRole, permissionsLost } from './tenant-roles';
 
@@ -37,8 +39,10 @@ export interface RoleChange {
   name: string;
   description?: string | undefined;
   permissions: readonly string[];
-  /** The subject of the caller's credential, for the audit event. */
+  /** The subject of the caller's credential, for the domain event. */
   actor: string;
+  /** Who it is and the request it came with, for the audit event. */
+  trail: AuditTrail;
 }
 
 /** A change to a role refused (FORBIDDEN) once its current state is known, inside the transaction. */
@@ -90,6 +94,7 @@ export class CustomRolesRepository {
             { ...audited(change, now), name: change.name, permissions: [...change.permissions] },
             { tenantId: change.tenantId },
           );
+          await enqueueRoleAudit(manager, change, now, 'auth.role.create', { permissions: [...change.permissions] });
           return customRoleOf(rows[0]!);
         }),
       () => PlatformError.conflict('A role with this name exists in the tenant', { name: change.name }),
@@ -127,6 +132,11 @@ export class CustomRolesRepository {
         },
         { tenantId: change.tenantId },
       );
+      await enqueueRoleAudit(manager, change, now, 'auth.role.update', {
+        permissions: [...change.permissions],
+        permissionsRemoved: removed,
+        usersAffected: holders.length,
+      });
       return { role: customRoleOf(rows[0]!), usersAffected: holders.length, tokensRevokedAt };
     });
   }
@@ -157,6 +167,7 @@ export class CustomRolesRepository {
         { ...audited(change, now), name: change.name },
         { tenantId: change.tenantId },
       );
+      await enqueueRoleAudit(manager, change, now, 'auth.role.delete', {});
     });
   }
 }
@@ -193,6 +204,25 @@ async function lockedHolders(manager: EntityManager, name: string): Promise<stri
     [name],
   );
   return rows.map((row) => row.id);
+}
+
+/** A role's change in the tenant's audit trail, in the change's transaction. */
+function enqueueRoleAudit(
+  manager: EntityManager,
+  change: Pick<RoleChange, 'tenantId' | 'name' | 'trail'>,
+  now: Date,
+  action: 'auth.role.create' | 'auth.role.update' | 'auth.role.delete',
+  details: Record<string, string[] | number>,
+): Promise<void> {
+  return enqueueAudit(manager, AUTH_AUDIT_EMITTER, [
+    authAuditEvent(change.trail, {
+      tenantId: change.tenantId,
+      occurredAt: now.toISOString(),
+      action,
+      resource: { type: 'role', id: change.name },
+      details,
+    }),
+  ]);
 }
 
 function audited(change: { tenantId: string; actor: string }, now: Date) {

@@ -1,5 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { type BusIdentity, SERVICE_TOKEN_TTL_SECONDS, type ServiceToken } from '@strongroom/contracts';
+import {
+  type AccessTokenClaims,
+  type BusIdentity,
+  SERVICE_TOKEN_TTL_SECONDS,
+  type ServiceToken,
+} from '@strongroom/contracts';
 import { PlatformError, SERVICE_RESOURCES, type ServiceResources } from '@strongroom/platform';
 import { importJWK, SignJWT } from 'jose';
 import { currentKey } from '../signing-keys/signing-key-ring';
@@ -15,6 +20,14 @@ export class ServiceTokenIssuer {
   ) {}
 
   async issue(identity: BusIdentity, now = new Date()): Promise<ServiceToken> {
+    return (await this.issueWithClaims(identity, now)).token;
+  }
+
+  /** The token and what it says (for the audit record of its issuance: its id and lifetime). */
+  async issueWithClaims(
+    identity: BusIdentity,
+    now = new Date(),
+  ): Promise<{ token: ServiceToken; claims: AccessTokenClaims }> {
     const key = currentKey(await this.keys.keys(now), now);
     if (key === undefined) throw PlatformError.unavailable('No token-signing key is active yet');
     const { PUBLIC_URL, TOKEN_AUDIENCE } = this.resources.config;
@@ -23,6 +36,6 @@ export class ServiceTokenIssuer {
     const accessToken = await new SignJWT(claims)
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .sign(await importJWK(key.privateJwk, key.alg));
-    return { accessToken, tokenType: 'Bearer', expiresInSeconds: SERVICE_TOKEN_TTL_SECONDS };
+    return { token: { accessToken, tokenType: 'Bearer', expiresInSeconds: SERVICE_TOKEN_TTL_SECONDS }, claims };
   }
 }

@@ -2,12 +2,14 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { ACCESS_TOKEN_TTL_SECONDS_MAX, eventStreamOf, tenantSuspended, tokensRevoked } from '@strongroom/contracts';
 import {
   dataSourceOf,
+  enqueueAudit,
   enqueueEvent,
   SERVICE_RESOURCES,
   type ServiceResources,
   withoutTenant,
 } from '@strongroom/platform';
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from 'nats';
+import { AUTH_AUDIT_EMITTER, AUTH_SERVICE_ACTOR, authAuditEvent } from '../auth-audit';
 import { TENANT_POLICY_TTL_MS, TenantPolicies } from './tenant-policies';
 
 /** One durable consumer for every auth replica: each suspension is turned into a revocation once. */
@@ -66,8 +68,8 @@ export class TenantSuspensions implements OnModuleInit, OnModuleDestroy {
       this.policies.forget(tenant.id);
       const revokedAt = new Date(Date.now() + TENANT_POLICY_TTL_MS);
       const expiresAt = new Date(revokedAt.getTime() + ACCESS_TOKEN_TTL_SECONDS_MAX * 1000);
-      await withoutTenant(dataSourceOf(this.resources), (manager) =>
-        enqueueEvent(
+      await withoutTenant(dataSourceOf(this.resources), async (manager) => {
+        await enqueueEvent(
           manager,
           tokensRevoked,
           {
@@ -77,8 +79,20 @@ export class TenantSuspensions implements OnModuleInit, OnModuleDestroy {
             expiresAt: expiresAt.toISOString(),
           },
           { tenantId: tenant.id },
-        ),
-      );
+        );
+        // Auth's own act (the suspension itself is in the tenant's chain, recorded by the tenants service).
+        await enqueueAudit(manager, AUTH_AUDIT_EMITTER, [
+          authAuditEvent(
+            { actor: AUTH_SERVICE_ACTOR, origin: {} },
+            {
+              tenantId: tenant.id,
+              action: 'auth.token.revoke',
+              resource: { type: 'tenant', id: tenant.id },
+              details: { scope: 'tenant', cause: 'tenant_suspended' },
+            },
+          ),
+        ]);
+      });
       message.ack();
     } catch (error) {
       this.resources.logger.error({ err: error, tenantId: tenant.id }, 'tenant suspension not applied yet; retrying');

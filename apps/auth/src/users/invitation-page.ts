@@ -1,6 +1,7 @@
 import { OIDC_ROUTES } from '@strongroom/contracts';
 import { PlatformError } from '@strongroom/platform';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { currentExchangeOrigin } from '../oidc/exchange-origin';
 import { escapeHtml, readForm, renderPage } from '../oidc/html-page';
 import { hashPassword } from '../passwords/password-hashing';
 import { checkPasswordPolicy } from '../passwords/password-policy';
@@ -34,7 +35,7 @@ export function invitationAcceptance(invitations: InvitationsRepository) {
       return renderPage(ctx, 400, { title: 'Invitation', error, body: form });
     }
     try {
-      await invitations.accept(invitation, await hashPassword(password));
+      await invitations.accept(invitation, await hashPassword(password), currentExchangeOrigin());
     } catch (error) {
       if (!(error instanceof PlatformError) || !['CONFLICT', 'NOT_FOUND'].includes(error.code)) throw error;
       const message =

@@ -1,7 +1,9 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { INVITATION_TTL_SECONDS, type User } from '@strongroom/contracts';
 import {
+  type AuditOrigin,
   conflictOnDuplicate,
+  enqueueAudit,
   type KvSecrets,
   PlatformError,
   VersionedSecretKeys,
@@ -9,6 +11,7 @@ import {
   withTenant,
 } from '@strongroom/platform';
 import type { DataSource } from 'typeorm';
+import { AUTH_AUDIT_EMITTER, type AuditTrail, authAuditEvent } from '../auth-audit';
 import { insertUser } from './users.repository';
 
 const DIGEST_KEY_PATH = 'auth/invitation-key';
@@ -40,18 +43,28 @@ export class InvitationsRepository {
     this.keys = new VersionedSecretKeys(secrets, DIGEST_KEY_PATH);
   }
 
-  async create(invitation: NewInvitation, now: Date) {
+  /** The invitation and its audit event (never the link, nor the email), in one transaction. */
+  async create(invitation: NewInvitation, now: Date, trail: AuditTrail) {
     const token = `sr_inv_${randomBytes(32).toString('base64url')}`;
     const id = randomUUID();
     const expiresAt = new Date(now.getTime() + INVITATION_TTL_SECONDS * 1000);
     const digest = await this.digest(token);
-    await withTenant(this.dataSource, invitation.tenantId, (manager) =>
-      manager.query(
+    await withTenant(this.dataSource, invitation.tenantId, async (manager) => {
+      await manager.query(
         `INSERT INTO invitations (id, tenant_id, email, roles, token_digest, invited_by, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)`,
         [id, invitation.tenantId, invitation.email, invitation.roles, digest, invitation.invitedBy, expiresAt],
-      ),
-    );
+      );
+      await enqueueAudit(manager, AUTH_AUDIT_EMITTER, [
+        authAuditEvent(trail, {
+          tenantId: invitation.tenantId,
+          occurredAt: now.toISOString(),
+          action: 'auth.user.invite',
+          resource: { type: 'invitation', id },
+          details: { roles: [...invitation.roles], expiresAt: expiresAt.toISOString() },
+        }),
+      ]);
+    });
     return { id, token, expiresAt };
   }
 
@@ -74,8 +87,11 @@ export class InvitationsRepository {
     return row === undefined ? undefined : { id: row.id, tenantId: row.tenant_id, email: row.email, roles: row.roles };
   }
 
-  /** Creates the user and closes the invitation in one transaction: a link makes one account. */
-  async accept(invitation: PendingInvitation, passwordHash: string): Promise<User> {
+  /**
+   * Creates the user and closes the invitation in one transaction: a link makes one account. The
+   * new user, who proved they hold the link, is the actor of its creation.
+   */
+  async accept(invitation: PendingInvitation, passwordHash: string, origin: AuditOrigin): Promise<User> {
     return conflictOnDuplicate(
       () =>
         withTenant(this.dataSource, invitation.tenantId, async (manager) => {
@@ -88,12 +104,11 @@ export class InvitationsRepository {
             [invitation.id],
           );
           if (closed.length === 0) throw PlatformError.notFound('Invitation', invitation.id);
-          return insertUser(manager, {
-            tenantId: invitation.tenantId,
-            email: invitation.email,
-            passwordHash,
-            roles: invitation.roles,
-          });
+          return insertUser(
+            manager,
+            { tenantId: invitation.tenantId, email: invitation.email, passwordHash, roles: invitation.roles },
+            (created) => ({ trail: { actor: { type: 'user', id: created.id }, origin }, via: 'invitation' }),
+          );
         }),
       () => PlatformError.conflict('A user with this email exists in the tenant'),
     );

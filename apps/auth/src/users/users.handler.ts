@@ -9,6 +9,7 @@ import {
   SERVICE_RESOURCES,
   type ServiceResources,
 } from '@strongroom/platform';
+import { AuthAuditPublisher, auditTrailOf, authAuditEvent, refusalTenantOf } from '../auth-audit';
 import { hashPassword } from '../passwords/password-hashing';
 import { checkPasswordPolicy } from '../passwords/password-policy';
 import { CustomRolesRepository } from '../roles/custom-roles.repository';
@@ -25,6 +26,7 @@ export class UsersHandler {
   constructor(
     private readonly users: UsersRepository,
     private readonly customRoles: CustomRolesRepository,
+    private readonly audit: AuthAuditPublisher,
     @Inject(SERVICE_RESOURCES) private readonly resources: ServiceResources,
   ) {
     this.invitations = new InvitationsRepository(dataSourceOf(resources), resources.secrets);
@@ -38,6 +40,26 @@ export class UsersHandler {
   @Handles(createUser)
   async create(input: RequestOf<typeof createUser>, context: BusRequestContext): Promise<User> {
     assertMayActOnTenant(context.principal, input.tenantId);
+    const trail = auditTrailOf(context);
+    return this.audit.refusals(
+      () => this.createUser(input, context, trail),
+      (refusal) => [
+        authAuditEvent(trail, {
+          tenantId: refusalTenantOf(context),
+          action: 'auth.user.create',
+          resource: { type: 'user', id: 'new' },
+          details: { roles: [...input.roles] },
+          ...refusal,
+        }),
+      ],
+    );
+  }
+
+  private async createUser(
+    input: RequestOf<typeof createUser>,
+    context: BusRequestContext,
+    trail: ReturnType<typeof auditTrailOf>,
+  ): Promise<User> {
     await this.assertMayGiveRoles(input.tenantId, input.roles, context);
     const policy = checkPasswordPolicy(input.password, { email: input.email });
     if (!policy.ok)
@@ -49,7 +71,7 @@ export class UsersHandler {
       { requestId: context.requestId, credential: context.credential },
     );
     const passwordHash = await hashPassword(input.password);
-    return this.users.create({ tenantId: input.tenantId, email: input.email, passwordHash, roles: input.roles });
+    return this.users.create({ tenantId: input.tenantId, email: input.email, passwordHash, roles: input.roles }, trail);
   }
 
   /** The one-time link is returned once; the user picks a password there (argon2id, policy checked). */
@@ -59,15 +81,30 @@ export class UsersHandler {
     context: BusRequestContext,
   ): Promise<ResponseOf<typeof inviteUser>> {
     assertMayActOnTenant(context.principal, input.tenantId);
-    await this.assertMayGiveRoles(input.tenantId, input.roles, context);
-    await this.resources.bus.request(
-      getTenant,
-      { tenantId: input.tenantId },
-      { requestId: context.requestId, credential: context.credential },
-    );
-    const invitation = await this.invitations.create(
-      { tenantId: input.tenantId, email: input.email, roles: input.roles, invitedBy: context.principal!.subject },
-      new Date(),
+    const trail = auditTrailOf(context);
+    const invitation = await this.audit.refusals(
+      async () => {
+        await this.assertMayGiveRoles(input.tenantId, input.roles, context);
+        await this.resources.bus.request(
+          getTenant,
+          { tenantId: input.tenantId },
+          { requestId: context.requestId, credential: context.credential },
+        );
+        return this.invitations.create(
+          { tenantId: input.tenantId, email: input.email, roles: input.roles, invitedBy: context.principal!.subject },
+          new Date(),
+          trail,
+        );
+      },
+      (refusal) => [
+        authAuditEvent(trail, {
+          tenantId: refusalTenantOf(context),
+          action: 'auth.user.invite',
+          resource: { type: 'invitation', id: 'new' },
+          details: { roles: [...input.roles] },
+          ...refusal,
+        }),
+      ],
     );
     return {
       invitationId: invitation.id,

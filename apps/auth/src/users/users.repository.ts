@@ -4,6 +4,7 @@ import { type User, userCreated } from '@strongroom/contracts';
 import {
   conflictOnDuplicate,
   dataSourceOf,
+  enqueueAudit,
   enqueueEvent,
   PlatformError,
   SERVICE_RESOURCES,
@@ -11,6 +12,7 @@ import {
   withTenant,
 } from '@strongroom/platform';
 import type { DataSource, EntityManager } from 'typeorm';
+import { AUTH_AUDIT_EMITTER, type AuditTrail, authAuditEvent } from '../auth-audit';
 
 interface UserRow {
   id: string;
@@ -46,16 +48,27 @@ export class UsersRepository {
     this.dataSource = dataSourceOf(resources);
   }
 
-  async create(user: NewUser): Promise<User> {
+  async create(user: NewUser, trail: AuditTrail): Promise<User> {
     return conflictOnDuplicate(
-      () => withTenant(this.dataSource, user.tenantId, (manager) => insertUser(manager, user)),
+      () =>
+        withTenant(this.dataSource, user.tenantId, (manager) =>
+          insertUser(manager, user, () => ({ trail, via: 'admin' })),
+        ),
       () => PlatformError.conflict('A user with this email exists in the tenant'),
     );
   }
 }
 
-/** Inserts a user and its `users.created` event in the caller's tenant transaction. */
-export async function insertUser(manager: EntityManager, user: NewUser): Promise<User> {
+/**
+ * Inserts a user, its `users.created` event and its audit event in the caller's tenant
+ * transaction. `auditedBy` names who created it (known after the insert for an invitee, who is
+ * the new user) and how: by an administrator or by accepting an invitation.
+ */
+export async function insertUser(
+  manager: EntityManager,
+  user: NewUser,
+  auditedBy: (created: User) => { trail: AuditTrail; via: 'admin' | 'invitation' },
+): Promise<User> {
   const rows: UserRow[] = await manager.query(
     `INSERT INTO users (id, tenant_id, email, password_hash, roles) VALUES ($1, $2, $3, $4, $5)
      RETURNING id, tenant_id, email, roles, created_at`,
@@ -63,5 +76,15 @@ export async function insertUser(manager: EntityManager, user: NewUser): Promise
   );
   const created = userOf(rows[0]!);
   await enqueueEvent(manager, userCreated, created, { tenantId: user.tenantId });
+  const { trail, via } = auditedBy(created);
+  await enqueueAudit(manager, AUTH_AUDIT_EMITTER, [
+    authAuditEvent(trail, {
+      tenantId: user.tenantId,
+      action: 'auth.user.create',
+      resource: { type: 'user', id: created.id },
+      // Never the email: the user is named by its id.
+      details: { roles: [...created.roles], via },
+    }),
+  ]);
   return created;
 }

@@ -20,6 +20,7 @@ export const FIXTURE_ADMIN: ApiKeyActor = {
   permissions: ['tenants.tenants.read'],
   // Keys of both environments are made: as a platform principal would.
   environment: null,
+  trail: { actor: { type: 'user', id: 'user-admin' }, origin: { requestId: 'fixture-request' } },
 };
 export const FIXTURE_START = new Date('2030-01-01T00:00:00Z');
 

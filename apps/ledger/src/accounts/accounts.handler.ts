@@ -12,6 +12,7 @@ import {
   type ResponseOf,
 } from '@strongroom/contracts';
 import { type BusRequestContext, Handles, PlatformError } from '@strongroom/platform';
+import { AuditPublisher, auditTrailOf, ledgerAuditEvent } from '../ledger-audit';
 import { ledgerScopeOf } from '../ledger-scope';
 import { AccountsRepository } from './accounts.repository';
 
@@ -22,11 +23,27 @@ function found<T>(value: T | undefined, accountId: string): T {
 
 @Controller()
 export class AccountsHandler {
-  constructor(private readonly accounts: AccountsRepository) {}
+  constructor(
+    private readonly accounts: AccountsRepository,
+    private readonly audit: AuditPublisher,
+  ) {}
 
+  /** Opened: recorded with the account; refused (CONFLICT ACCOUNT_EXISTS): recorded as a failure. */
   @Handles(createLedgerAccount)
   create(input: RequestOf<typeof createLedgerAccount>, context: BusRequestContext): Promise<LedgerAccount> {
-    return this.accounts.create(ledgerScopeOf(context, input.tenantId), input);
+    const scope = ledgerScopeOf(context, input.tenantId);
+    const trail = auditTrailOf(context);
+    return this.audit.refusals(
+      () => this.accounts.create(scope, input, trail),
+      (refusal) => [
+        ledgerAuditEvent(trail, {
+          ...scope,
+          action: 'ledger.account.create',
+          resource: { type: 'ledger_account', id: input.id ?? 'new' },
+          ...refusal,
+        }),
+      ],
+    );
   }
 
   @Handles(getLedgerAccount)
@@ -43,9 +60,22 @@ export class AccountsHandler {
     return this.accounts.list(ledgerScopeOf(context, tenantId), page);
   }
 
+  /** Closed: recorded with the change; refused (NOT_FOUND, ACCOUNT_HAS_PENDING): recorded as a failure. */
   @Handles(closeLedgerAccount)
   async close(input: RequestOf<typeof closeLedgerAccount>, context: BusRequestContext): Promise<LedgerAccount> {
-    return found(await this.accounts.close(ledgerScopeOf(context, input.tenantId), input.accountId), input.accountId);
+    const scope = ledgerScopeOf(context, input.tenantId);
+    const trail = auditTrailOf(context);
+    return this.audit.refusals(
+      async () => found(await this.accounts.close(scope, input.accountId, trail), input.accountId),
+      (refusal) => [
+        ledgerAuditEvent(trail, {
+          ...scope,
+          action: 'ledger.account.close',
+          resource: { type: 'ledger_account', id: input.accountId },
+          ...refusal,
+        }),
+      ],
+    );
   }
 
   @Handles(getLedgerBalance)

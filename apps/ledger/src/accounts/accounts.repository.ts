@@ -10,8 +10,9 @@ import {
   normalBalanceOf,
   type RequestOf,
 } from '@strongroom/contracts';
-import { PlatformError, RegionalDatabases } from '@strongroom/platform';
+import { enqueueAudit, PlatformError, RegionalDatabases } from '@strongroom/platform';
 import type { EntityManager } from 'typeorm';
+import { type AuditTrail, LEDGER_AUDIT_EMITTER, ledgerAuditEvent } from '../ledger-audit';
 import type { LedgerScope } from '../ledger-scope';
 
 interface AccountRow {
@@ -45,10 +46,10 @@ export class AccountsRepository {
   constructor(private readonly databases: RegionalDatabases) {}
 
   /**
-   * Opens an account; the same account sent again (same id and fields) returns it, a different
-   * one under a taken id or code is a CONFLICT.
+   * Opens an account, with its audit event; the same account sent again (same id and fields)
+   * returns it and records nothing new, a different one under a taken id or code is a CONFLICT.
    */
-  async create(scope: LedgerScope, account: NewLedgerAccount): Promise<LedgerAccount> {
+  async create(scope: LedgerScope, account: NewLedgerAccount, trail: AuditTrail): Promise<LedgerAccount> {
     const id = account.id ?? randomUUID();
     return this.databases.withTenant(scope.tenantId, async (manager) => {
       const [inserted] = await manager.query(
@@ -71,7 +72,19 @@ export class AccountsRepository {
           scope.environment,
         ],
       );
-      if (inserted) return accountOf(account.tenantId, inserted);
+      if (inserted) {
+        const opened = accountOf(account.tenantId, inserted);
+        await enqueueAudit(manager, LEDGER_AUDIT_EMITTER, [
+          ledgerAuditEvent(trail, {
+            ...scope,
+            action: 'ledger.account.create',
+            resource: { type: 'ledger_account', id: opened.id },
+            // Not its code or name: a tenant may name an account after its customer.
+            details: { currency: opened.currency, type: opened.type },
+          }),
+        ]);
+        return opened;
+      }
       const [existing] = await manager.query(
         `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
           WHERE tenant_id = $1 AND (id = $2 OR (code = $3 AND environment = $4))`,
@@ -110,8 +123,8 @@ export class AccountsRepository {
     });
   }
 
-  /** Closes an account with nothing pending (CONFLICT otherwise); closing twice is a no-op. */
-  async close(scope: LedgerScope, accountId: string): Promise<LedgerAccount | undefined> {
+  /** Closes an account with nothing pending (CONFLICT otherwise), with its audit event; closing twice is a no-op. */
+  async close(scope: LedgerScope, accountId: string, trail: AuditTrail): Promise<LedgerAccount | undefined> {
     const { tenantId } = scope;
     return this.databases.withTenant(tenantId, async (manager) => {
       // The same lock the transfer path takes: no transfer is half-way through this account.
@@ -134,6 +147,13 @@ export class AccountsRepository {
          ) SELECT * FROM closed`,
         [tenantId, accountId],
       );
+      await enqueueAudit(manager, LEDGER_AUDIT_EMITTER, [
+        ledgerAuditEvent(trail, {
+          ...scope,
+          action: 'ledger.account.close',
+          resource: { type: 'ledger_account', id: accountId },
+        }),
+      ]);
       return accountOf(tenantId, closed);
     });
   }

@@ -9,6 +9,7 @@ import {
   type ResponseOf,
 } from '@strongroom/contracts';
 import { type BusRequestContext, Handles } from '@strongroom/platform';
+import { AuditPublisher, auditTrailOf, ledgerAuditEvent } from '../ledger-audit';
 import { actorOf, ledgerScopeOf } from '../ledger-scope';
 import { ExportSigner } from './export-signing';
 import { ExportsRepository } from './exports.repository';
@@ -22,6 +23,7 @@ export class ExportsHandler {
   constructor(
     private readonly exports: ExportsRepository,
     private readonly signer: ExportSigner,
+    private readonly audit: AuditPublisher,
   ) {}
 
   @Handles(createLedgerExport)
@@ -30,17 +32,36 @@ export class ExportsHandler {
     context: BusRequestContext,
   ): Promise<ResponseOf<typeof createLedgerExport>> {
     const scope = ledgerScopeOf(context, input.tenantId);
+    const trail = auditTrailOf(context);
     const identity = { exportId: randomUUID(), ...scope, from: input.from, to: input.to };
-    const manifest = await this.exports.manifest(scope, identity);
-    const { bytes, signature, signingKey } = await this.signer.sign(manifest);
-    await this.exports.recordCreated(scope, {
-      ...identity,
-      entries: manifest.entries,
-      manifestSha256: createHash('sha256').update(bytes).digest('hex'),
-      actor: actorOf(context),
-      occurredAt: manifest.createdAt,
-    });
-    return { manifest, signature, signingKey };
+    return this.audit.refusals(
+      async () => {
+        const manifest = await this.exports.manifest(scope, identity);
+        const { bytes, signature, signingKey } = await this.signer.sign(manifest);
+        await this.exports.recordCreated(
+          scope,
+          {
+            ...identity,
+            entries: manifest.entries,
+            manifestSha256: createHash('sha256').update(bytes).digest('hex'),
+            actor: actorOf(context),
+            occurredAt: manifest.createdAt,
+          },
+          trail,
+        );
+        return { manifest, signature, signingKey };
+      },
+      // A period not yet ended, books that disagree with themselves, a signer down: recorded as failures.
+      (refusal) => [
+        ledgerAuditEvent(trail, {
+          ...scope,
+          action: 'ledger.export.create',
+          resource: { type: 'ledger_export', id: identity.exportId },
+          details: { from: input.from, to: input.to },
+          ...refusal,
+        }),
+      ],
+    );
   }
 
   @Handles(listLedgerExportEntries)

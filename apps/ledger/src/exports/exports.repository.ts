@@ -6,8 +6,9 @@ import {
   ledgerExportCreated,
   type PayloadOf,
 } from '@strongroom/contracts';
-import { enqueueEvents, PlatformError, RegionalDatabases } from '@strongroom/platform';
+import { enqueueAudit, enqueueEvents, PlatformError, RegionalDatabases } from '@strongroom/platform';
 import type { EntityManager } from 'typeorm';
+import { type AuditTrail, LEDGER_AUDIT_EMITTER, ledgerAuditEvent } from '../ledger-audit';
 import type { LedgerScope } from '../ledger-scope';
 import {
   currencyExponentFinding,
@@ -175,11 +176,28 @@ export class ExportsRepository {
     });
   }
 
-  /** The export in the audit trail (outbox, in the tenant's ledger database). */
-  async recordCreated(scope: LedgerScope, event: PayloadOf<typeof ledgerExportCreated>): Promise<void> {
-    await this.databases.withTenant(scope.tenantId, (manager) =>
-      enqueueEvents(manager, ledgerExportCreated, [{ tenantId: scope.tenantId, payload: event }]),
-    );
+  /** The export in the audit trail and its `exports.created` event (outbox, in the tenant's ledger database). */
+  async recordCreated(
+    scope: LedgerScope,
+    event: PayloadOf<typeof ledgerExportCreated>,
+    trail: AuditTrail,
+  ): Promise<void> {
+    await this.databases.withTenant(scope.tenantId, async (manager) => {
+      await enqueueEvents(manager, ledgerExportCreated, [{ tenantId: scope.tenantId, payload: event }]);
+      await enqueueAudit(manager, LEDGER_AUDIT_EMITTER, [
+        ledgerAuditEvent(trail, {
+          ...scope,
+          action: 'ledger.export.create',
+          resource: { type: 'ledger_export', id: event.exportId },
+          details: {
+            from: event.from,
+            to: event.to,
+            entries: event.entries,
+            manifestSha256: event.manifestSha256,
+          },
+        }),
+      ]);
+    });
   }
 }
 

@@ -34,7 +34,7 @@ export interface BatchWriteContext {
   /** The batch's time (ISO 8601): every transfer and entry it writes carries it. */
   at: string;
   actorOf(transferId: string): string;
-  /** The batch's audit events (outboxRowsOf), written by the same statement. */
+  /** The batch's outbox rows (its `transfers.applied` events and its audit events), written by the same statement. */
   events: readonly OutboxRow[];
 }
 
@@ -162,6 +162,12 @@ function openPendings(
        FROM unnest(${parameters.add(pendings.map((p) => p.id))}::uuid[], ${parameters.add(expiries)}::timestamptz[])
          AS p (id, expires_at)
      RETURNING 1`;
+}
+
+/** Outbox rows alone, in one statement: the audit events of a batch that applied nothing. */
+export function outboxInsertOf(events: readonly OutboxRow[]): { sql: string; parameters: unknown[] } {
+  const parameters = new Parameters();
+  return { sql: insertEvents(parameters, events), parameters: parameters.values };
 }
 
 function insertEvents(parameters: Parameters, events: readonly OutboxRow[]): string {

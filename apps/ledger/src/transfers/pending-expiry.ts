@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Environment } from '@strongroom/contracts';
 import { type Region, RegionalDatabases, SERVICE_RESOURCES, type ServiceResources } from '@strongroom/platform';
+import { LEDGER_TRAIL } from '../ledger-audit';
 import type { ExpiryCommand } from './ledger-state';
 import { TransfersRepository } from './transfers.repository';
 
@@ -93,7 +94,7 @@ export class PendingExpiry implements OnApplicationBootstrap, OnApplicationShutd
       try {
         const { results } = await this.transfers.applyBatch(
           { tenantId: first.tenant_id, environment: first.environment },
-          commands.map((command) => ({ command, actor: 'ledger' })),
+          commands.map((command) => ({ command, actor: 'ledger', trail: LEDGER_TRAIL })),
         );
         expired += results.filter((result) => result.result === 'ok').length;
       } catch (error) {

@@ -13,7 +13,8 @@ import {
   type TransferResult,
 } from '@strongroom/contracts';
 import { type BusRequestContext, Handles, PlatformError } from '@strongroom/platform';
-import { actorOf, ledgerScopeOf } from '../ledger-scope';
+import { AuditPublisher, type AuditTrail, auditTrailOf, ledgerAuditEvent } from '../ledger-audit';
+import { actorOf, type LedgerScope, ledgerScopeOf } from '../ledger-scope';
 import { TransferBatcher } from './transfer-batcher';
 import { TransfersRepository } from './transfers.repository';
 
@@ -22,6 +23,7 @@ export class TransfersHandler {
   constructor(
     private readonly transfers: TransfersRepository,
     private readonly batcher: TransferBatcher,
+    private readonly audit: AuditPublisher,
   ) {}
 
   @Handles(createTransfers)
@@ -30,11 +32,13 @@ export class TransfersHandler {
     context: BusRequestContext,
   ): Promise<ResponseOf<typeof createTransfers>> {
     const scope = ledgerScopeOf(context, input.tenantId);
-    assertMayReverse(input.transfers, context);
+    const trail = auditTrailOf(context);
+    this.assertMayReverse(scope, input.transfers, context, trail);
     const actor = actorOf(context);
+    // Each transfer's audit event, applied or refused, is written by the batch's own transaction.
     const { results } = await this.transfers.applyBatch(
       scope,
-      input.transfers.map((command) => ({ command, actor })),
+      input.transfers.map((command) => ({ command, actor, trail })),
     );
     return { results };
   }
@@ -42,10 +46,12 @@ export class TransfersHandler {
   @Handles(createTransfer)
   async create(input: RequestOf<typeof createTransfer>, context: BusRequestContext): Promise<Transfer> {
     const scope = ledgerScopeOf(context, input.tenantId);
-    assertMayReverse([input.transfer], context);
+    const trail = auditTrailOf(context);
+    this.assertMayReverse(scope, [input.transfer], context, trail);
     const { result, transfer: applied } = await this.batcher.submit(scope, {
       command: input.transfer,
       actor: actorOf(context),
+      trail,
     });
     if (result.result !== 'ok' && result.result !== 'exists') throw refusalOf(result, result.result);
     if (applied !== undefined) return applied;
@@ -73,15 +79,36 @@ export class TransfersHandler {
       ...(cursor !== undefined ? { cursor } : {}),
     });
   }
-}
 
-/** A reversal corrects the books: it needs its own permission besides ledger.transfers.create. */
-function assertMayReverse(commands: readonly TransferCommand[], context: BusRequestContext): void {
-  if (!commands.some((command) => command.type === 'reversal')) return;
-  if (context.principal?.permissions.has(REVERSE_TRANSFERS_PERMISSION)) return;
-  throw PlatformError.forbidden(`The caller lacks the permission ${REVERSE_TRANSFERS_PERMISSION}`, {
-    permission: REVERSE_TRANSFERS_PERMISSION,
-  });
+  /**
+   * A reversal corrects the books: it needs its own permission besides ledger.transfers.create.
+   * Refused, nothing of the batch is applied, and each reversal it asked for is recorded as denied.
+   */
+  private assertMayReverse(
+    scope: LedgerScope,
+    commands: readonly TransferCommand[],
+    context: BusRequestContext,
+    trail: AuditTrail,
+  ): void {
+    const reversals = commands.filter((command) => command.type === 'reversal');
+    if (reversals.length === 0) return;
+    if (context.principal?.permissions.has(REVERSE_TRANSFERS_PERMISSION)) return;
+    this.audit.publish(
+      reversals.map((command) =>
+        ledgerAuditEvent(trail, {
+          ...scope,
+          action: `ledger.transfer.${command.category}`,
+          resource: { type: 'transfer', id: command.id },
+          outcome: 'denied',
+          reason: 'PERMISSION_NOT_HELD',
+          details: { type: command.type, permission: REVERSE_TRANSFERS_PERMISSION },
+        }),
+      ),
+    );
+    throw PlatformError.forbidden(`The caller lacks the permission ${REVERSE_TRANSFERS_PERMISSION}`, {
+      permission: REVERSE_TRANSFERS_PERMISSION,
+    });
+  }
 }
 
 function refusalOf(result: TransferResult, code: keyof typeof TRANSFER_REFUSAL_ERRORS): PlatformError {

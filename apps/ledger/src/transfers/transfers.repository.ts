@@ -8,16 +8,26 @@ import {
   type TransferType,
   transfersApplied,
 } from '@strongroom/contracts';
-import { isUniqueViolation, outboxRowsOf, PlatformError, RegionalDatabases } from '@strongroom/platform';
+import {
+  auditOutboxRowsOf,
+  isUniqueViolation,
+  outboxRowsOf,
+  PlatformError,
+  RegionalDatabases,
+} from '@strongroom/platform';
 import type { EntityManager } from 'typeorm';
+import { LEDGER_AUDIT_EMITTER } from '../ledger-audit';
 import type { LedgerScope } from '../ledger-scope';
-import { batchWriteOf, type StoredLeg, storedLegs } from './batch-writes';
+import { batchWriteOf, outboxInsertOf, type StoredLeg, storedLegs } from './batch-writes';
 import type { AccountState, EngineCommand, LedgerView, Leg, PendingOutcome, ReversalTarget } from './ledger-state';
+import { type AuditedCommand, transferAuditEvents } from './transfer-audit';
 import { applyTransferBatch, type BatchOutcome, fingerprintOf } from './transfer-engine';
 
-/** A command and who asked for it (recorded with the transfer and in its audit event). */
-export interface AttributedCommand {
-  command: EngineCommand;
+/**
+ * A command and who asked for it: `actor` (the token's subject) is stored with the transfer,
+ * `trail` (actor and request) goes into its audit event.
+ */
+export interface AttributedCommand extends AuditedCommand {
   actor: string;
 }
 
@@ -369,9 +379,19 @@ async function writeOutcome(
   outcome: BatchOutcome,
   nowMs: number,
 ): Promise<void> {
-  if (outcome.applied.length === 0) return;
   const { tenantId } = scope;
   const at = new Date(nowMs).toISOString();
+  // One audit event per transfer, applied or refused, in the batch's own write: recorded if and only if it commits.
+  const auditEvents = transferAuditEvents(scope, batch, outcome, at);
+  const auditRows = auditEvents.length > 0 ? auditOutboxRowsOf(LEDGER_AUDIT_EMITTER, auditEvents) : [];
+  if (outcome.applied.length === 0) {
+    // Every transfer refused: the refusals are still recorded, and nothing else is written.
+    if (auditRows.length > 0) {
+      const insert = outboxInsertOf(auditRows);
+      await manager.query(insert.sql, insert.parameters);
+    }
+    return;
+  }
   const actors = new Map(batch.map(({ command, actor }) => [command.id, actor]));
   const chunks: Array<{ tenantId: string; payload: PayloadOf<typeof transfersApplied> }> = [];
   for (let start = 0; start < outcome.applied.length; start += TRANSFERS_PER_EVENT_MAX) {
@@ -393,7 +413,7 @@ async function writeOutcome(
       environment: scope.environment,
       at,
       actorOf: (id) => actors.get(id) ?? 'ledger',
-      events: outboxRowsOf(transfersApplied, chunks),
+      events: [...outboxRowsOf(transfersApplied, chunks), ...auditRows],
     },
     outcome,
   );

@@ -14,6 +14,7 @@ import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { migrations } from '../../migrations';
 import { AccountsRepository } from '../../src/accounts/accounts.repository';
+import type { AuditTrail } from '../../src/ledger-audit';
 import type { LedgerScope } from '../../src/ledger-scope';
 import { PendingExpiry } from '../../src/transfers/pending-expiry';
 import { TransfersRepository } from '../../src/transfers/transfers.repository';
@@ -27,6 +28,12 @@ const LOCK_WAIT_POLLS_MAX = 200;
 const LOCK_WAIT_POLL_MS = 10;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Who the repository tests act as, in the audit events their changes write. */
+export const TEST_TRAIL: AuditTrail = {
+  actor: { type: 'user', id: 'ledger-test' },
+  origin: { requestId: 'ledger-test-request' },
+};
 
 /**
  * The ledger's real repositories and expiry sweep over a migrated test database, used as the
@@ -93,8 +100,8 @@ export class LedgerTestDatabase {
           creditsMustNotExceedDebits: account.creditsMustNotExceedDebits,
         },
       });
-      await this.accounts.create(scope, request);
-      if (account.closed) await this.accounts.close(scope, account.id);
+      await this.accounts.create(scope, request, TEST_TRAIL);
+      if (account.closed) await this.accounts.close(scope, account.id, TEST_TRAIL);
     }
     return scope;
   }
@@ -111,6 +118,11 @@ export class LedgerTestDatabase {
         WHERE tenant_id = $1 AND expires_at IS NOT NULL`,
       [tenantId, seconds],
     );
+  }
+
+  /** A statement as the superuser (past RLS): to read what a transaction wrote, or to plant a fault. */
+  async superuserQuery<R extends object>(sql: string, parameters: unknown[] = []): Promise<R[]> {
+    return (await this.superuser.query(sql, parameters)).rows as R[];
   }
 
   /** An instant after everything written so far and before anything written next. */

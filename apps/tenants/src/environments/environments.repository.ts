@@ -6,8 +6,16 @@ import {
   type TenantSettings,
   tenantEnvironmentUpdated,
 } from '@strongroom/contracts';
-import { dataSourceOf, enqueueEvent, SERVICE_RESOURCES, type ServiceResources, withTenant } from '@strongroom/platform';
+import {
+  dataSourceOf,
+  enqueueAudit,
+  enqueueEvent,
+  SERVICE_RESOURCES,
+  type ServiceResources,
+  withTenant,
+} from '@strongroom/platform';
 import type { DataSource, EntityManager } from 'typeorm';
+import { type AuditTrail, TENANTS_AUDIT_EMITTER, tenantsAuditEvent } from '../tenants-audit';
 import { checkedEnvironmentChange, type EnvironmentChange, effectiveRatePlan } from './environment-rules';
 
 interface EnvironmentRow {
@@ -35,6 +43,20 @@ const SELECT_ENVIRONMENTS = `
     FROM tenant_environments e JOIN tenants t ON t.id = e.tenant_id
    WHERE e.tenant_id = $1`;
 
+/**
+ * What an environment change changed, for its audit record: the plan before and after, and the
+ * allowlist's size before and after (up to 100 CIDRs: the list itself is in the `environments.updated` event).
+ */
+function environmentChangeDetails(before: TenantEnvironment, after: TenantEnvironment) {
+  const allowlistChanged = JSON.stringify(before.ipAllowlist) !== JSON.stringify(after.ipAllowlist);
+  return {
+    ...(allowlistChanged
+      ? { ipAllowlistEntries: { before: before.ipAllowlist.length, after: after.ipAllowlist.length } }
+      : {}),
+    ...(before.ratePlan !== after.ratePlan ? { ratePlan: { before: before.ratePlan, after: after.ratePlan } } : {}),
+  };
+}
+
 /** A tenant's sandbox and production environments: IP allowlist and rate plan. */
 @Injectable()
 export class EnvironmentsRepository {
@@ -60,13 +82,14 @@ export class EnvironmentsRepository {
 
   /**
    * Applies a change (checked against the tenant's plan under a lock on the environment row),
-   * with its `environments.updated` event in the same transaction; a change that changes
-   * nothing writes no event. Undefined for an unknown tenant.
+   * with its `environments.updated` event and its audit event in the same transaction; a change
+   * that changes nothing writes no event. Undefined for an unknown tenant.
    */
   async update(
     tenantId: string,
     environment: Environment,
     change: EnvironmentChange,
+    trail: AuditTrail,
   ): Promise<TenantEnvironment | undefined> {
     return withTenant(this.dataSource, tenantId, async (manager) => {
       const current = await this.findWith(manager, tenantId, environment, 'FOR UPDATE OF e');
@@ -91,6 +114,15 @@ export class EnvironmentsRepository {
       );
       const updated = (await this.findWith(manager, tenantId, environment))!;
       await enqueueEvent(manager, tenantEnvironmentUpdated, updated, { tenantId });
+      await enqueueAudit(manager, TENANTS_AUDIT_EMITTER, [
+        tenantsAuditEvent(trail, {
+          tenantId,
+          environment,
+          action: 'tenants.environment.update',
+          resource: { type: 'tenant_environment', id: `${tenantId}/${environment}` },
+          details: environmentChangeDetails(current, updated),
+        }),
+      ]);
       return updated;
     });
   }

@@ -1,5 +1,6 @@
 import { Controller } from '@nestjs/common';
 import {
+  type AuditEventInput,
   createTenant,
   getTenant,
   listTenants,
@@ -18,6 +19,7 @@ import {
   Handles,
   PlatformError,
 } from '@strongroom/platform';
+import { AuditPublisher, auditTrailOf, refusalTenantOf, tenantsAuditEvent } from '../tenants-audit';
 import { TenantsRepository } from './tenants.repository';
 
 function found(tenant: Tenant | undefined, tenantId: string): Tenant {
@@ -25,15 +27,39 @@ function found(tenant: Tenant | undefined, tenantId: string): Tenant {
   return tenant;
 }
 
+type TenantAction = 'tenants.tenant.suspend' | 'tenants.tenant.reactivate' | 'tenants.settings.update';
+
+/**
+ * The tenant registry on the bus. Every change is recorded in the changed tenant's audit chain by
+ * the repository, in the change's transaction; a refused one (FORBIDDEN to a tenant's principal,
+ * an unknown tenant, a taken slug) is recorded in the caller's own chain.
+ */
 @Controller()
 export class TenantsHandler {
-  constructor(private readonly tenants: TenantsRepository) {}
+  constructor(
+    private readonly tenants: TenantsRepository,
+    private readonly audit: AuditPublisher,
+  ) {}
 
   /** FORBIDDEN unless the caller is a platform principal (the operator seeding, an administrator). */
   @Handles(createTenant)
   async create(input: RequestOf<typeof createTenant>, context: BusRequestContext): Promise<Tenant> {
-    assertMayCreateTenants(context.principal);
-    return this.tenants.create(input);
+    const trail = auditTrailOf(context);
+    return this.audit.refusals(
+      async () => {
+        assertMayCreateTenants(context.principal);
+        return this.tenants.create(input, trail);
+      },
+      (refusal) => [
+        tenantsAuditEvent(trail, {
+          tenantId: refusalTenantOf(context),
+          action: 'tenants.tenant.create',
+          resource: { type: 'tenant', id: 'new' },
+          details: { slug: input.slug, region: input.region },
+          ...refusal,
+        }),
+      ],
+    );
   }
 
   /** Platform only: FORBIDDEN to any tenant's principal, whatever its permissions. */
@@ -56,21 +82,48 @@ export class TenantsHandler {
   /** Platform only (FORBIDDEN otherwise, even to the tenant's own admin); idempotent; NOT_FOUND for an unknown tenant. */
   @Handles(suspendTenant)
   async suspend(input: RequestOf<typeof suspendTenant>, context: BusRequestContext): Promise<Tenant> {
-    assertMayAdministerTenants(context.principal);
-    return found(await this.tenants.setStatus(input.tenantId, 'suspended'), input.tenantId);
+    return this.administer('tenants.tenant.suspend', input.tenantId, context, (trail) =>
+      this.tenants.setStatus(input.tenantId, 'suspended', trail),
+    );
   }
 
   /** Platform only; idempotent; NOT_FOUND for an unknown tenant. */
   @Handles(reactivateTenant)
   async reactivate(input: RequestOf<typeof reactivateTenant>, context: BusRequestContext): Promise<Tenant> {
-    assertMayAdministerTenants(context.principal);
-    return found(await this.tenants.setStatus(input.tenantId, 'active'), input.tenantId);
+    return this.administer('tenants.tenant.reactivate', input.tenantId, context, (trail) =>
+      this.tenants.setStatus(input.tenantId, 'active', trail),
+    );
   }
 
   /** Platform only (a tenant may not re-time its own tokens); NOT_FOUND for an unknown tenant. */
   @Handles(updateTenantSettings)
   async updateSettings(input: RequestOf<typeof updateTenantSettings>, context: BusRequestContext): Promise<Tenant> {
-    assertMayAdministerTenants(context.principal);
-    return found(await this.tenants.updateSettings(input.tenantId, input.settings), input.tenantId);
+    return this.administer('tenants.settings.update', input.tenantId, context, (trail) =>
+      this.tenants.updateSettings(input.tenantId, input.settings, trail),
+    );
+  }
+
+  /** The platform's administration of one tenant: the rule, the change, and the refusal's audit event. */
+  private administer(
+    action: TenantAction,
+    tenantId: string,
+    context: BusRequestContext,
+    change: (trail: ReturnType<typeof auditTrailOf>) => Promise<Tenant | undefined>,
+  ): Promise<Tenant> {
+    const trail = auditTrailOf(context);
+    return this.audit.refusals(
+      async () => {
+        assertMayAdministerTenants(context.principal);
+        return found(await change(trail), tenantId);
+      },
+      (refusal): AuditEventInput[] => [
+        tenantsAuditEvent(trail, {
+          tenantId: refusalTenantOf(context),
+          action,
+          resource: { type: 'tenant', id: tenantId },
+          ...refusal,
+        }),
+      ],
+    );
   }
 }

@@ -16,6 +16,7 @@ import {
 import {
   conflictOnDuplicate,
   dataSourceOf,
+  enqueueAudit,
   enqueueEvent,
   PlatformError,
   SERVICE_RESOURCES,
@@ -23,6 +24,7 @@ import {
   withTenant,
 } from '@strongroom/platform';
 import type { DataSource, EntityManager } from 'typeorm';
+import { type AuditTrail, TENANTS_AUDIT_EMITTER, tenantsAuditEvent } from '../tenants-audit';
 
 interface TenantRow {
   id: string;
@@ -84,10 +86,11 @@ export class TenantsRepository {
   }
 
   /**
-   * Inserts the tenant and its `tenants.created` event in one transaction. Without settings it
-   * gets the schema's defaults (15 minutes access, 7 days refresh).
+   * Inserts the tenant, its `tenants.created` event and its audit event (the first of its own
+   * chain) in one transaction. Without settings it gets the schema's defaults (15 minutes access,
+   * 7 days refresh).
    */
-  async create(input: RequestOf<typeof createTenant>): Promise<Tenant> {
+  async create(input: RequestOf<typeof createTenant>, trail: AuditTrail): Promise<Tenant> {
     const id = randomUUID();
     const settings = settingsJson(input.settings ?? tenantSettingsSchema.parse({}));
     return conflictOnDuplicate(
@@ -104,6 +107,14 @@ export class TenantsRepository {
             [id],
           );
           await enqueueEvent(manager, tenantCreated, tenant, { tenantId: id });
+          await enqueueAudit(manager, TENANTS_AUDIT_EMITTER, [
+            tenantsAuditEvent(trail, {
+              tenantId: id,
+              action: 'tenants.tenant.create',
+              resource: { type: 'tenant', id },
+              details: { slug: tenant.slug, region: tenant.region, settings: { ...tenant.settings } },
+            }),
+          ]);
           return tenant;
         }),
       () => PlatformError.conflict('A tenant with this slug exists', { slug: input.slug }),
@@ -148,8 +159,9 @@ export class TenantsRepository {
    * event in the same transaction. Idempotent: a tenant already in `status` is returned as it
    * is and no event is written (two racing calls write one: the second's UPDATE waits for the
    * first's row lock, then finds nothing left to change). Undefined for an unknown tenant.
+   * A change is recorded in the tenant's audit chain in the same transaction.
    */
-  async setStatus(tenantId: string, status: Tenant['status']): Promise<Tenant | undefined> {
+  async setStatus(tenantId: string, status: Tenant['status'], trail: AuditTrail): Promise<Tenant | undefined> {
     const event = status === 'suspended' ? tenantSuspended : tenantReactivated;
     return withTenant(this.dataSource, tenantId, async (manager) => {
       // Wrapped in `WITH … SELECT`: TypeORM answers a bare UPDATE … RETURNING with [rows, count].
@@ -160,15 +172,23 @@ export class TenantsRepository {
       if (changed[0] === undefined) return this.findWith(manager, tenantId);
       const tenant = tenantOf(changed[0]);
       await enqueueEvent(manager, event, tenant, { tenantId });
+      await enqueueAudit(manager, TENANTS_AUDIT_EMITTER, [
+        tenantsAuditEvent(trail, {
+          tenantId,
+          action: status === 'suspended' ? 'tenants.tenant.suspend' : 'tenants.tenant.reactivate',
+          resource: { type: 'tenant', id: tenantId },
+        }),
+      ]);
       return tenant;
     });
   }
 
   /**
    * Changes the settings a patch names, with its `tenants.settings-updated` event in the same
-   * transaction. A patch that changes nothing writes no event. Undefined for an unknown tenant.
+   * transaction, and its audit event. A patch that changes nothing writes no event. Undefined for
+   * an unknown tenant.
    */
-  async updateSettings(tenantId: string, patch: TenantSettingsPatch): Promise<Tenant | undefined> {
+  async updateSettings(tenantId: string, patch: TenantSettingsPatch, trail: AuditTrail): Promise<Tenant | undefined> {
     const json = patchJson(patch);
     return withTenant(this.dataSource, tenantId, async (manager) => {
       const changed: TenantRow[] = await manager.query(
@@ -181,6 +201,15 @@ export class TenantsRepository {
       if (changed[0] === undefined) return this.findWith(manager, tenantId);
       const tenant = tenantOf(changed[0]);
       await enqueueEvent(manager, tenantSettingsUpdated, tenant, { tenantId });
+      await enqueueAudit(manager, TENANTS_AUDIT_EMITTER, [
+        tenantsAuditEvent(trail, {
+          tenantId,
+          action: 'tenants.settings.update',
+          resource: { type: 'tenant', id: tenantId },
+          // What the patch asked for (lifetimes, retention, plan: numbers and a plan name).
+          details: { patch: JSON.parse(json) },
+        }),
+      ]);
       return tenant;
     });
   }
