@@ -13,7 +13,6 @@ import {
   type TransferCommandInput,
   type TransferResult,
   transfersApplied,
-  OPERATOR_IDENTITY,
 } from '@strongroom/contracts';
 import { BusClient, busTlsFilesFor, connectBus, serviceCredentialsOverBus } from '@strongroom/platform';
 import { readStream, type StreamEvent } from './support/event-stream';
