@@ -43,10 +43,14 @@ export interface RefusalAuditOptions {
   now?: () => number;
 }
 
-/** `strongroom_audit_refusals_dropped_total{emitter,cause}` on the process's registry. */
+const AUDIT_DROP_COUNTER = 'strongroom_audit_refusals_dropped_total';
+
+/** `strongroom_audit_refusals_dropped_total{emitter,cause}` on the process's registry (one, however many ask). */
 export function auditDropCounter(registry: Registry): Counter<'emitter' | 'cause'> {
+  const existing = registry.getSingleMetric(AUDIT_DROP_COUNTER);
+  if (existing !== undefined) return existing as Counter<'emitter' | 'cause'>;
   return new Counter({
-    name: 'strongroom_audit_refusals_dropped_total',
+    name: AUDIT_DROP_COUNTER,
     help: 'Audit events of refused requests not stored: over the in-flight bound (overflow) or refused by JetStream (failed)',
     labelNames: ['emitter', 'cause'],
     registers: [registry],
