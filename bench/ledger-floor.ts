@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { TRANSFERS_PER_EVENT_MAX, transfersApplied } from '@strongroom/contracts';
+import { auditSubjectOf, TRANSFERS_PER_EVENT_MAX, transfersApplied } from '@strongroom/contracts';
 import type { OutboxRow } from '@strongroom/platform';
 import { createTestDatabase, type TestDatabase } from '@strongroom/testing';
 import { Pool, type PoolClient } from 'pg';
@@ -150,6 +150,26 @@ export class PostgresLedgerFloor {
             pendingId: null,
             reversesId: null,
             actor: ACTOR,
+          })),
+        }),
+        headers: '{}',
+        tenantId: this.tenantId,
+      });
+      // And the audit trail's row: one event per transfer (issue 7), as the service writes it.
+      rows.push({
+        id: randomUUID(),
+        subject: auditSubjectOf('ledger'),
+        payload: JSON.stringify({
+          events: chunk.map((transfer) => ({
+            id: randomUUID(),
+            tenantId: this.tenantId,
+            environment: ENVIRONMENT,
+            occurredAt: at,
+            actor: { type: 'client', id: ACTOR },
+            action: 'ledger.transfer.other',
+            resource: { type: 'transfer', id: transfer.id },
+            outcome: 'success',
+            details: { type: 'immediate', amountsMinor: { [CURRENCY]: transfer.amountMinor.toString() } },
           })),
         }),
         headers: '{}',
