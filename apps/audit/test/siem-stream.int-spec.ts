@@ -53,16 +53,8 @@ async function publish(emitter: AuditEmitter, events: AuditEventInput[]): Promis
   expect(await publishAudit(emitterConnection, emitter, events)).toBe(true);
 }
 
-/** The SIEM's side, as docs/siem.md shows it: create (or find) the durable pull consumer, then fetch. */
+/** The SIEM's side, as docs/siem.md shows it: the durable pull consumer the operator created, then fetch. */
 async function siemConsumer(connection: NatsConnection) {
-  const manager = await connection.jetstreamManager();
-  await manager.consumers.add(AUDIT_STREAM.name, {
-    durable_name: SIEM_CONSUMER,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: 30_000_000_000,
-    max_ack_pending: 1_000,
-  });
   return connection.jetstream().consumers.get(AUDIT_STREAM.name, SIEM_CONSUMER);
 }
 
@@ -143,6 +135,16 @@ describe('SIEM streaming over JetStream', () => {
   it('refuses the siem identity any other consumer name on AUDIT, an ephemeral consumer, and deleting its own', async () => {
     const siem = await connectAs(SIEM_IDENTITY);
     const manager = await siem.jetstreamManager();
+
+    // Nor may it re-create its own as a push consumer delivering the trail to a subject of its choosing.
+    await expect(
+      manager.consumers.add(AUDIT_STREAM.name, {
+        durable_name: SIEM_CONSUMER,
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.All,
+        deliver_subject: 'audit.v1.records.list',
+      }),
+    ).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
 
     await expect(
       manager.consumers.add(AUDIT_STREAM.name, { durable_name: 'audit-store', ack_policy: AckPolicy.Explicit }),

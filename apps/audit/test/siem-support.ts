@@ -4,38 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createCertificateAuthority, issueLeafCertificate, validityFor } from '@strongroom/cli';
-import { AUDIT_STREAM, eventStreamOf } from '@strongroom/contracts';
-import { AUDIT_STREAM_RETENTION_SECONDS, EVENT_DEDUPLICATION_WINDOW_SECONDS } from '@strongroom/platform';
-import { DiscardPolicy, type NatsConnection, RetentionPolicy, StorageType } from 'nats';
+import { ensureEventStreams } from '@strongroom/platform';
+import type { NatsConnection } from 'nats';
 
-const NANOS_PER_SECOND = 1_000_000_000;
-const TEST_STREAM_BYTES_MAX = 64 * 1_048_576;
-
-/**
- * The AUDIT stream as ensureEventStreams declares it (file storage, discard new, 30 days, the
- * duplicate window), and EVT_LEDGER, with test-sized byte limits: ensureEventStreams reserves
- * 16 GiB (six 1 GiB event streams and a 10 GiB AUDIT), over the 10 GiB file store of the
- * nats-server configuration, which refuses it ("insufficient storage resources available").
- */
+/** The platform's streams (AUDIT and its siem consumer among them), as `strongroom up` creates them. */
 export async function createTestStreams(operator: NatsConnection): Promise<void> {
-  const manager = await operator.jetstreamManager();
-  await manager.streams.add({
-    name: AUDIT_STREAM.name,
-    subjects: [...AUDIT_STREAM.subjects],
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-    discard: DiscardPolicy.New,
-    max_age: AUDIT_STREAM_RETENTION_SECONDS * NANOS_PER_SECOND,
-    max_bytes: TEST_STREAM_BYTES_MAX,
-    duplicate_window: EVENT_DEDUPLICATION_WINDOW_SECONDS * NANOS_PER_SECOND,
-  });
-  const ledger = eventStreamOf('ledger');
-  await manager.streams.add({
-    name: ledger.name,
-    subjects: [...ledger.subjects],
-    storage: StorageType.File,
-    max_bytes: TEST_STREAM_BYTES_MAX,
-  });
+  await ensureEventStreams(operator);
 }
 
 /** What a receiver reads back from an RFC 5424 message; a parser of the tests' own, strict on the grammar. */

@@ -14,8 +14,8 @@ export type OperatorIdentity = typeof OPERATOR_IDENTITY;
 
 /**
  * An external SIEM's identity (issue 7): it may read the AUDIT stream through the one durable
- * consumer SIEM_CONSUMER, and nothing else (docs/audit.md "SIEM streaming"). NATS subjects have
- * no partial-token wildcards, so the consumer's name is fixed.
+ * pull consumer SIEM_CONSUMER, which the operator creates, and nothing else (docs/siem.md). NATS
+ * subjects have no partial-token wildcards, so the consumer's name is fixed.
  */
 export const SIEM_IDENTITY = 'siem';
 export type SiemIdentity = typeof SIEM_IDENTITY;
@@ -185,11 +185,9 @@ export interface BusPermissions {
 /** The JetStream API a consumer of `stream` needs; never stream management, never DELETE. */
 function consumerApiOf(stream: string, consumer?: string): string[] {
   if (consumer !== undefined) {
-    // One named durable consumer and nothing else of the stream.
+    // One named durable consumer, created by the operator (ensureEventStreams), and nothing else
+    // of the stream: no CREATE, so its configuration (pull, its deliver subject) is not the reader's.
     return [
-      `$JS.API.CONSUMER.CREATE.${stream}.${consumer}`,
-      `$JS.API.CONSUMER.CREATE.${stream}.${consumer}.>`,
-      `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${consumer}`,
       `$JS.API.CONSUMER.INFO.${stream}.${consumer}`,
       `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`,
       `$JS.API.STREAM.INFO.${stream}`,
@@ -247,7 +245,17 @@ export function busPermissionsOf(identity: BusIdentity): BusPermissions {
     const consumer = access.readsAudit === 'all' ? undefined : SIEM_CONSUMER;
     for (const subject of consumerApiOf(AUDIT_STREAM.name, consumer)) publish.add(subject);
   }
-  if (access.managesStreams) for (const subject of STREAM_MANAGEMENT_API) publish.add(subject);
+  if (access.managesStreams) {
+    for (const subject of STREAM_MANAGEMENT_API) publish.add(subject);
+    // The SIEM's consumer is created by the operator, with a fixed configuration (never read by it).
+    for (const subject of [
+      `$JS.API.CONSUMER.INFO.${AUDIT_STREAM.name}.${SIEM_CONSUMER}`,
+      `$JS.API.CONSUMER.CREATE.${AUDIT_STREAM.name}.${SIEM_CONSUMER}`,
+      `$JS.API.CONSUMER.CREATE.${AUDIT_STREAM.name}.${SIEM_CONSUMER}.>`,
+      `$JS.API.CONSUMER.DURABLE.CREATE.${AUDIT_STREAM.name}.${SIEM_CONSUMER}`,
+    ])
+      publish.add(subject);
+  }
 
   return { publish: [...publish], subscribe: [...subscribe], answersRequests: serves };
 }
