@@ -33,6 +33,11 @@ interface InFlightBatch {
   session: PooledSession;
   rows: number;
   acks: Promise<PubAck[]>;
+  /**
+   * The byte bound cut the claim short: rows past it stay locked (not deleted) until this batch
+   * commits, and a claim meanwhile would skip them and send later rows first.
+   */
+  truncated: boolean;
 }
 
 /** A connection of the DataSource's pool, held for one batch's transaction; released with an error it is closed. */
@@ -82,7 +87,7 @@ const CLAIM_SQL = `
     DELETE FROM outbox o USING bounded b WHERE o.id = b.id
     RETURNING o.seq, o.id, o.subject, o.payload::text AS payload, o.headers
   )
-  SELECT id, subject, payload, headers FROM deleted ORDER BY seq`;
+  SELECT id, subject, payload, headers, (SELECT count(*) FROM claimed)::int AS claimed FROM deleted ORDER BY seq`;
 
 /**
  * The claim walks the seq index and stops after a batch. The planner, misled by the row-level
@@ -162,7 +167,9 @@ export class OutboxRelay {
     try {
       let more = true;
       while (inFlight.length > 0 || more) {
-        if (more && inFlight.length < this.batchesInFlight) {
+        // After a batch cut short by the byte bound, the next claim waits for its commit (seq order).
+        const blocked = inFlight.at(-1)?.truncated === true;
+        if (more && inFlight.length < this.batchesInFlight && !blocked) {
           const batch = await this.claimAndSend();
           claims += 1;
           if (batch !== undefined) inFlight.push(batch);
@@ -202,32 +209,39 @@ export class OutboxRelay {
   /** Claims a batch in a transaction of its own and sends its messages; undefined (and no transaction) when none. */
   private async claimAndSend(): Promise<InFlightBatch | undefined> {
     const session = await this.pooledSession();
-    let rows: OutboxRow[];
+    let rows: Array<OutboxRow & { claimed: number }>;
+    let messages: Array<{ row: OutboxRow; headers: ReturnType<typeof recordToHeaders> }>;
     try {
       // No tenant context (as withoutTenant): the relay publishes every tenant's events.
       await session.client.query(BEGIN_CLAIM_SQL);
-      ({ rows } = await session.client.query<OutboxRow>(CLAIM_SQL, [this.batchSize, BATCH_BYTES_MAX]));
+      ({ rows } = await session.client.query<OutboxRow & { claimed: number }>(CLAIM_SQL, [
+        this.batchSize,
+        BATCH_BYTES_MAX,
+      ]));
       if (rows.length === 0) {
         await session.client.query('COMMIT');
         session.release();
         return undefined;
       }
+      // A header a row cannot carry throws here, inside the transaction: rolled back, not leaked.
+      messages = rows.map((row) => ({ row, headers: recordToHeaders(row.headers) }));
     } catch (error) {
+      await session.client.query('ROLLBACK').catch(() => {});
       session.release(error instanceof Error ? error : new Error(String(error)));
       throw error;
     }
     const acks = Promise.all(
-      rows.map((row) =>
+      messages.map(({ row, headers }) =>
         this.jetstream.publish(row.subject, encoder.encode(row.payload), {
           msgID: row.id,
-          headers: recordToHeaders(row.headers),
+          headers,
           timeout: PUBLISH_ACK_TIMEOUT_MS,
         }),
       ),
     );
     // Awaited in settle() or rollBack(); until then a refusal is not an unhandled rejection.
     acks.catch(() => {});
-    return { session, rows: rows.length, acks };
+    return { session, rows: rows.length, acks, truncated: rows.length < (rows[0]?.claimed ?? 0) };
   }
 
   /** Waits for a batch's acknowledgements, then commits the deletion of its rows; resolves to their number. */
@@ -260,7 +274,17 @@ export class OutboxRelay {
   private async pooledSession(): Promise<PooledSession> {
     const driver = this.options.dataSource.driver as PostgresDriver;
     const [client, release] = (await driver.obtainMasterConnection()) as [ClientBase, (error?: Error) => void];
-    return { client, release };
+    // A checked-out client has no pool listener: a connection lost mid-batch (a failover, a
+    // terminated backend) must fail the batch, not crash the process with an unhandled 'error'.
+    const onError = (error: Error) => this.options.logger.warn({ err: error }, 'outbox relay connection lost');
+    client.on('error', onError);
+    return {
+      client,
+      release: (error?: Error) => {
+        client.off('error', onError);
+        release(error);
+      },
+    };
   }
 
   private async run(): Promise<void> {
