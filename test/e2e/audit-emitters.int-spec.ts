@@ -296,7 +296,6 @@ describe('audit events of auth, tenants and ledger, end to end', () => {
               details: {
                 type: 'immediate',
                 amountsMinor: { USD: command.postings[0].amount },
-                reference: command.reference,
               },
             }),
       });

@@ -75,7 +75,7 @@ describe('transfer audit events', () => {
       requestId: 'req-alice',
       sourceIp: '203.0.113.7',
       userAgent: 'lender-backoffice/2.1',
-      details: { type: 'immediate', amountsMinor: { USD: '500' }, reference: 'voucher-81' },
+      details: { type: 'immediate', amountsMinor: { USD: '500' } },
     });
     // Each event names its own caller: transfers grouped into one transaction keep their requests apart.
     expect(events[1]).toMatchObject({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableText } from './ledger-accounts';
 import { SERVICE_NAMES, type ServiceName } from './services';
 import { PLATFORM_TENANT_ID, tenantIdSchema } from './tenants';
 import { environmentSchema } from './tokens';
@@ -165,6 +166,9 @@ function detailIssuesOf(details: Record<string, unknown>): Array<{ path: string;
       bytes += 5;
     } else if (typeof value === 'string') {
       if (value.length > DETAIL_STRING_MAX) issues.push({ path, message: `at most ${DETAIL_STRING_MAX} characters` });
+      // Postgres's jsonb (the store's query columns) refuses both: one such string would hold back its whole message.
+      if (!storableText(value))
+        issues.push({ path, message: 'text must not contain NUL characters or lone surrogates' });
       bytes += Buffer.byteLength(value, 'utf8') + 2;
     } else if (typeof value === 'number') {
       if (!Number.isSafeInteger(value)) issues.push({ path, message: 'numbers in details are safe integers' });
@@ -182,6 +186,8 @@ function detailIssuesOf(details: Record<string, unknown>): Array<{ path: string;
       for (const key of keys) {
         if (value[key] === undefined) continue;
         const keyPath = path === '' ? key : `${path}.${key}`;
+        if (!storableText(key))
+          issues.push({ path: keyPath, message: 'text must not contain NUL characters or lone surrogates' });
         if (key.length > DETAIL_KEY_MAX)
           issues.push({ path: keyPath, message: `keys are at most ${DETAIL_KEY_MAX} characters` });
         if (AUDIT_FORBIDDEN_DETAIL_KEY.test(key))
@@ -244,7 +250,11 @@ export const auditEventSchema = z
       .string()
       .regex(/^[0-9A-Fa-f.:]{2,45}$/)
       .optional(),
-    userAgent: z.string().max(256).optional(),
+    userAgent: z
+      .string()
+      .max(256)
+      .refine(storableText, 'text must not contain NUL characters or lone surrogates')
+      .optional(),
     details: auditDetailsSchema.default({}),
   })
   .strict();

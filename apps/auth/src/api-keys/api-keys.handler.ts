@@ -193,7 +193,8 @@ function apiKeyRefusalEvent(
     environment: input.environment,
     action: 'auth.api-key.authenticate',
     resource: { type: 'api_key', id: presentedKeyIdOf(input) },
-    outcome: 'denied',
+    // A refused key is denied; a database or signing-key failure is a failure of ours.
+    outcome: refusal.outcome,
     reason: refusal.reason,
     // Not the path: it is whatever the caller sent, and may carry anything.
     details: { method: input.method },

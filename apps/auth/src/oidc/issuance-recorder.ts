@@ -1,5 +1,11 @@
 import { type AuditEventInput, type PayloadOf, tokenIssued } from '@strongroom/contracts';
-import { ENQUEUE_BATCH_ROWS_MAX, enqueueAudit, enqueueEvents, withoutTenant } from '@strongroom/platform';
+import {
+  ENQUEUE_BATCH_ROWS_MAX,
+  enqueueAudit,
+  enqueueEvents,
+  PlatformError,
+  withoutTenant,
+} from '@strongroom/platform';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { AUTH_AUDIT_EMITTER } from '../auth-audit';
@@ -20,7 +26,7 @@ const PENDING_MAX = 50_000;
  * written to the outbox in batches: at a thousand tokens a second, one INSERT each would cost the
  * token endpoint a third of its throughput. JWT access tokens are not stored, so there is no
  * state change to share a transaction with; a crash loses at most the records of the last
- * interval, which the log says.
+ * interval. A database that is away keeps them waiting (retried each interval, bounded).
  */
 export class IssuanceRecorder {
   private pending: Issued[] = [];
@@ -63,22 +69,50 @@ export class IssuanceRecorder {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, ENQUEUE_BATCH_ROWS_MAX);
       try {
-        await withoutTenant(this.dataSource, async (manager) => {
-          await enqueueEvents(
-            manager,
-            tokenIssued,
-            batch.map(({ event }) => ({ payload: event, tenantId: event.tenantId })),
-          );
-          await enqueueAudit(
-            manager,
-            AUTH_AUDIT_EMITTER,
-            batch.map(({ audit }) => audit),
-          );
-        });
+        await this.write(batch);
       } catch (error) {
-        this.logger.error({ err: error, records: batch.length }, 'token issuance records not written');
+        if (error instanceof PlatformError && error.code === 'VALIDATION') {
+          // A record that breaks its contract is a bug: it alone is dropped (logged), the rest written.
+          if (await this.writeOneByOne(batch)) continue;
+          return;
+        }
+        // The database is away: the batch goes back to the front and the next interval retries it.
+        this.pending.unshift(...batch);
+        this.logger.warn({ err: error, records: batch.length }, 'token issuance records not written yet; retrying');
         return;
       }
     }
+  }
+
+  private write(batch: readonly Issued[]): Promise<void> {
+    return withoutTenant(this.dataSource, async (manager) => {
+      await enqueueEvents(
+        manager,
+        tokenIssued,
+        batch.map(({ event }) => ({ payload: event, tenantId: event.tenantId })),
+      );
+      await enqueueAudit(
+        manager,
+        AUTH_AUDIT_EMITTER,
+        batch.map(({ audit }) => audit),
+      );
+    });
+  }
+
+  /** False when the database went away meanwhile: what is left went back to the front. */
+  private async writeOneByOne(batch: readonly Issued[]): Promise<boolean> {
+    for (const [index, issued] of batch.entries()) {
+      try {
+        await this.write([issued]);
+      } catch (error) {
+        if (error instanceof PlatformError && error.code === 'VALIDATION') {
+          this.logger.error({ err: error }, 'a token issuance record breaks its contract; dropped');
+          continue;
+        }
+        this.pending.unshift(...batch.slice(index));
+        return false;
+      }
+    }
+    return true;
   }
 }

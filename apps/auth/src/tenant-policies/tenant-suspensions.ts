@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ACCESS_TOKEN_TTL_SECONDS_MAX, eventStreamOf, tenantSuspended, tokensRevoked } from '@strongroom/contracts';
 import {
   dataSourceOf,
   enqueueAudit,
   enqueueEvent,
+  isUniqueViolation,
   SERVICE_RESOURCES,
   type ServiceResources,
   withoutTenant,
@@ -78,7 +80,7 @@ export class TenantSuspensions implements OnModuleInit, OnModuleDestroy {
             revokedAt: revokedAt.toISOString(),
             expiresAt: expiresAt.toISOString(),
           },
-          { tenantId: tenant.id },
+          { tenantId: tenant.id, eventId: idOf('revocation', message.seq) },
         );
         // Auth's own act (the suspension itself is in the tenant's chain, recorded by the tenants service).
         await enqueueAudit(manager, AUTH_AUDIT_EMITTER, [
@@ -89,16 +91,33 @@ export class TenantSuspensions implements OnModuleInit, OnModuleDestroy {
               action: 'auth.token.revoke',
               resource: { type: 'tenant', id: tenant.id },
               details: { scope: 'tenant', cause: 'tenant_suspended' },
+              id: idOf('audit', message.seq),
             },
           ),
         ]);
       });
       message.ack();
     } catch (error) {
+      if (isUniqueViolation(error)) {
+        // Applied before (a crash between commit and ack): its events are still waiting in the outbox.
+        message.ack();
+        return;
+      }
       this.resources.logger.error({ err: error, tenantId: tenant.id }, 'tenant suspension not applied yet; retrying');
       message.nak(REDELIVERY_DELAY_MS);
     }
   }
+}
+
+/**
+ * The id of what one suspension message produces, the same on every delivery: a redelivery after
+ * a crash between commit and ack is a duplicate JetStream and the audit store recognise, not a
+ * second revocation or record. A name-based UUID (SHA-256 of the consumer, the kind and the stream sequence).
+ */
+function idOf(kind: 'revocation' | 'audit', streamSequence: number): string {
+  const hex = createHash('sha256').update(`${TENANT_SUSPENSIONS_CONSUMER}:${kind}:${streamSequence}`).digest('hex');
+  const variant = ((Number.parseInt(hex[16] as string, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 function safeJson(data: Uint8Array): unknown {

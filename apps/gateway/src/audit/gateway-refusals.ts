@@ -75,7 +75,12 @@ export function gatewayRefusalEventOf(refused: RefusedRequest): AuditEventInput 
     resource: { type: ROUTE_RESOURCE, id: `${refused.route.method}:${refused.route.url}` },
     outcome: 'denied',
     reason: error.code,
-    ...auditOriginOf({ requestId: refused.requestId, headers: clientHeadersOf(refused.client) }),
+    // The gateway states its own client's address.
+    ...auditOriginOf({
+      requestId: refused.requestId,
+      headers: clientHeadersOf(refused.client),
+      replyIdentity: 'gateway',
+    }),
     details: {
       credential: refused.credential,
       ...(typeof refusal === 'string' ? { refusal } : {}),

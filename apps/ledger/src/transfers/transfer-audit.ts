@@ -31,8 +31,8 @@ function appliedDetails(transfer: AppliedTransfer): AuditEventInput['details'] {
   return {
     type: transfer.type,
     amountsMinor: amountsMinorOf(transfer),
-    // The tenant's own reference (a loan or voucher id); metadata stays out: it may hold anything.
-    ...(transfer.reference !== null ? { reference: transfer.reference } : {}),
+    // Not the reference nor the metadata: a tenant may use a phone or national id as either. The
+    // transfer id joins the record to the ledger, which holds them.
     ...(transfer.pendingId !== null ? { pendingId: transfer.pendingId } : {}),
     ...(transfer.reversesId !== null ? { reversesId: transfer.reversesId } : {}),
   };

@@ -37,13 +37,22 @@ export interface AuditOrigin {
 
 const IP_PATTERN = /^[0-9A-Fa-f.:]{2,45}$/;
 
-/** The request id, trace, client address and user agent of a bus call (the last two as the gateway forwarded them). */
-export function auditOriginOf(context: Pick<BusRequestContext, 'requestId' | 'headers'> | undefined): AuditOrigin {
+/**
+ * The request id, trace, client address and user agent of a bus call. The last two only when the
+ * gateway made the call (its reply goes to the gateway's own inbox, which only the gateway can
+ * read): another identity could put any address in those headers.
+ */
+export function auditOriginOf(
+  context:
+    | (Pick<BusRequestContext, 'requestId' | 'headers'> & Partial<Pick<BusRequestContext, 'replyIdentity'>>)
+    | undefined,
+): AuditOrigin {
   const origin: AuditOrigin = {};
   const traceId = traceIdOf();
   if (traceId !== undefined && /^[0-9a-f]{32}$/.test(traceId) && !/^0+$/.test(traceId)) origin.traceId = traceId;
   if (context === undefined) return origin;
   if (REQUEST_ID_PATTERN.test(context.requestId)) origin.requestId = context.requestId;
+  if (context.replyIdentity !== 'gateway') return origin;
   const ip = context.headers[HEADERS.clientIp];
   if (ip !== undefined && IP_PATTERN.test(ip)) origin.sourceIp = ip;
   const userAgent = context.headers[HEADERS.userAgent];

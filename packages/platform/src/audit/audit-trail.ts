@@ -44,6 +44,8 @@ export interface AuditFact {
   reason?: string | undefined;
   details?: AuditEventInput['details'];
   occurredAt?: string;
+  /** A stable id where the same fact may be stated twice (a redelivered message); random otherwise. */
+  id?: string;
   /** Instead of the trail's actor (the service acting on its own within a caller's request). */
   actor?: AuditActor;
 }

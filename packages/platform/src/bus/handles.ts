@@ -1,6 +1,13 @@
 import { Ctx, MessagePattern, type NatsContext, Payload, RpcException } from '@nestjs/microservices';
 import { context } from '@opentelemetry/api';
-import { HEADERS, type RequestContract, type RequestOf, type ResponseOf } from '@strongroom/contracts';
+import {
+  type BusIdentity,
+  busIdentityOfInbox,
+  HEADERS,
+  type RequestContract,
+  type RequestOf,
+  type ResponseOf,
+} from '@strongroom/contracts';
 import type { Principal } from '../credentials/principal';
 import { PlatformError } from '../errors/platform-error';
 import { validationIssuesOf } from '../errors/zod-issues';
@@ -48,6 +55,7 @@ async function admitCall(
   contract: RequestContract,
   headers: Readonly<Record<string, string>>,
   refusals: RefusalAudit | undefined,
+  replyIdentity?: BusIdentity,
 ): Promise<Principal | undefined> {
   if (contract.authentication === 'none') return undefined;
   let principal: Principal | undefined;
@@ -60,7 +68,7 @@ async function admitCall(
     }
     return principal;
   } catch (error) {
-    auditRefusal(refusals, { contract, headers, stage: 'admission', principal, error });
+    auditRefusal(refusals, { contract, headers, stage: 'admission', principal, error, replyIdentity });
     throw error;
   }
 }
@@ -99,7 +107,7 @@ export function Handles<C extends RequestContract>(contract: C) {
       const span = startBusServerSpan(contract.subject, extractTraceContext(headers));
       try {
         const reply = await context.with(span.context, async () => {
-          const principal = await admitCall(contract, headers, delivery.refusals);
+          const principal = await admitCall(contract, headers, delivery.refusals, busIdentityOfInbox(delivery.replyTo));
           const context_ = requestContextOf(contract.subject, headers, { principal, replyTo: delivery.replyTo });
           const payload = delivery.payload === MALFORMED_PAYLOAD ? undefined : delivery.payload;
           const input = contract.request.safeParse(payload);
@@ -112,7 +120,14 @@ export function Handles<C extends RequestContract>(contract: C) {
           try {
             output = await domainMethod.call(this, input.data as RequestOf<C>, context_);
           } catch (error) {
-            auditRefusal(delivery.refusals, { contract, headers, stage: 'handler', principal, error });
+            auditRefusal(delivery.refusals, {
+              contract,
+              headers,
+              stage: 'handler',
+              principal,
+              error,
+              replyIdentity: context_.replyIdentity,
+            });
             throw error;
           }
           const checked = contract.response.safeParse(output);

@@ -1,6 +1,7 @@
 import {
   type AuditEmitter,
   type AuditEventInput,
+  type BusIdentity,
   HEADERS,
   PLATFORM_AUDIT_TENANT_ID,
   type RequestContract,
@@ -150,6 +151,8 @@ export interface ServiceRefusal {
   /** The verified caller, when verification got that far. */
   principal: Principal | undefined;
   error: unknown;
+  /** Whose inbox the answer goes to: only the gateway's calls carry a client address worth recording. */
+  replyIdentity?: BusIdentity | undefined;
 }
 
 /**
@@ -171,7 +174,11 @@ export function serviceRefusalEventOf(refusal: ServiceRefusal): AuditEventInput 
     ((principal === undefined && error.code === 'UNAUTHENTICATED') ||
       (principal !== undefined && error.code === 'FORBIDDEN'));
   if (!admission && requestedTenantId === undefined) return undefined;
-  const origin = auditOriginOf({ requestId: headers[HEADERS.requestId] ?? '', headers });
+  const origin = auditOriginOf({
+    requestId: headers[HEADERS.requestId] ?? '',
+    headers,
+    replyIdentity: refusal.replyIdentity,
+  });
   return auditEventOf({
     tenantId: principal?.tenantId ?? PLATFORM_AUDIT_TENANT_ID,
     ...(principal !== undefined ? { environment: principal.environment } : {}),
