@@ -56,11 +56,12 @@ describe('retention, legal holds and the purge (real Postgres)', () => {
 
     expect(await db.countRecords(tenantId)).toBe(NEW_RECORDS);
     const verification = await db.verify(tenantId);
+    // The purge's own record follows the new ones, and vouches for the boundary.
     expect(verification).toMatchObject({
       valid: true,
       startSeq: OLD_RECORDS,
-      lastSeq: OLD_RECORDS + NEW_RECORDS,
-      records: NEW_RECORDS,
+      lastSeq: OLD_RECORDS + NEW_RECORDS + 1,
+      records: NEW_RECORDS + 1,
       checkpoints: { checked: 1, valid: 1 },
       problems: [],
     });
@@ -76,7 +77,12 @@ describe('retention, legal holds and the purge (real Postgres)', () => {
         action: 'audit.records.purge',
         actor: SCHEDULED_BY_AUDIT.actor,
         outcome: 'success',
-        details: { throughSeq: OLD_RECORDS, records: OLD_RECORDS, retentionDays: AUDIT_RETENTION_DAYS_RANGE.default },
+        details: {
+          throughSeq: OLD_RECORDS,
+          throughHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+          records: OLD_RECORDS,
+          retentionDays: AUDIT_RETENTION_DAYS_RANGE.default,
+        },
       }),
     ]);
     // Nothing more is due: a second run purges nothing.
@@ -151,7 +157,11 @@ describe('retention, legal holds and the purge (real Postgres)', () => {
     expect(await db.countRecords(tenantId)).toBe(OLD_RECORDS + NEW_RECORDS);
     // With the checkpoint at 4 it may purge through 4, and only that.
     expect(await callPurge(tenantId, 4, AUDIT_RETENTION_DAYS_RANGE.default)).toBe(4);
-    expect((await db.verify(tenantId)).valid).toBe(true);
+    // Called bare (the owner alone, not the service's purge), it leaves no purge record in the
+    // chain: verification says records before 4 were removed, not purged.
+    expect((await db.verify(tenantId)).problems.map(({ kind, seq }) => ({ kind, seq }))).toEqual([
+      { kind: 'purge_unrecorded', seq: 4 },
+    ]);
   });
 
   it('refuses records within their retention, a retention under the floor, and another tenant', async () => {
@@ -196,6 +206,7 @@ describe('retention, legal holds and the purge (real Postgres)', () => {
       { through_seq: 10_000, records: 10_000 },
       { through_seq: many, records: 500 },
     ]);
-    expect(await db.verify(tenantId)).toMatchObject({ valid: true, startSeq: many, records: 2 });
+    // The two new records and the two steps' purge records.
+    expect(await db.verify(tenantId)).toMatchObject({ valid: true, startSeq: many, records: 4 });
   });
 });

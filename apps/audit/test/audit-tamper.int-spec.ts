@@ -203,6 +203,20 @@ describe('verifyAuditChain finds every tampering (real Postgres, superuser edits
     await expect(db.checkpoints.ofHead(untouched)).resolves.toMatchObject({ statement: { seq: RECORDS + 5 } });
   });
 
+  it('reports records removed behind a forged purge boundary at a checkpointed seq', async () => {
+    const tenantId = await tenantWithCheckpoint();
+    await db.storeEvents(tenantId, 3);
+    // The attacker deletes records 1..RECORDS (a periodic checkpoint vouches for RECORDS) and
+    // claims a purge there: the boundary is signed, but no purge record in the chain states it.
+    const { hash } = await recordAt(tenantId, RECORDS);
+    await db.tamper('DELETE FROM audit_records WHERE tenant_id = $1 AND seq <= $2', [tenantId, RECORDS]);
+    await db.tamper(
+      'INSERT INTO audit_purges (tenant_id, through_seq, through_hash, purged_at, records) VALUES ($1, $2, $3, now(), $2)',
+      [tenantId, RECORDS, hash],
+    );
+    expect(await problemsOf(tenantId)).toEqual([{ kind: 'purge_unrecorded', seq: RECORDS }]);
+  });
+
   it('rejects a checkpoint signed by a key that is not pinned (a forged signature)', async () => {
     const tenantId = await tenantWithCheckpoint();
     const { rows } = await db.superuser.query('SELECT statement FROM audit_checkpoints WHERE tenant_id = $1', [

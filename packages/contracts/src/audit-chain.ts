@@ -128,6 +128,11 @@ export const AUDIT_PROBLEM_KINDS = [
   'records_truncated',
   /** The stored chain head disagrees with the last record. */
   'head_mismatch',
+  /**
+   * The chain starts after a purge boundary that no `audit.records.purge` record in the chain
+   * states (its throughSeq and throughHash): records were removed, not purged.
+   */
+  'purge_unrecorded',
   /** The document is not valid JSON of a record. */
   'record_unreadable',
 ] as const;
@@ -182,17 +187,23 @@ export class AuditChainVerifier {
   private checkpointsChecked = 0;
   private checkpointsValid = 0;
   private anchored = false;
+  /** An `audit.records.purge` record in the chain names the start as its boundary. */
+  private purgeRecorded = false;
   /** The highest seq a valid checkpoint matched (for a start vouched for by the end). */
   private lastMatchedSeq = -1;
   readonly problems: AuditProblem[] = [];
   records = 0;
 
+  readonly tenantId: string;
+
   constructor(
-    readonly tenantId: string,
+    tenantId: string,
     private readonly start: AuditChainStart,
     /** Seqs whose hash a checkpoint will be checked against; only these are remembered. */
     watchedSeqs: ReadonlySet<number> = new Set(),
   ) {
+    // Records hold the tenant in lower case; a UUID may be typed in either.
+    this.tenantId = tenantId.toLowerCase();
     this.expectedSeq = start.seq + 1;
     this.previousHash = start.hash;
     this.watched = new Set(watchedSeqs);
@@ -215,7 +226,14 @@ export class AuditChainVerifier {
     }
     const recomputed = sha256Hex(document);
     if (recomputed !== hash) this.report('record_modified', seq, `record ${seq} was changed after it was recorded`);
-    let parsed: { seq?: unknown; tenantId?: unknown; prevHash?: unknown; format?: unknown };
+    let parsed: {
+      seq?: unknown;
+      tenantId?: unknown;
+      prevHash?: unknown;
+      format?: unknown;
+      action?: unknown;
+      details?: { throughSeq?: unknown; throughHash?: unknown };
+    };
     try {
       parsed = JSON.parse(document);
     } catch {
@@ -233,6 +251,13 @@ export class AuditChainVerifier {
     if (parsed.prevHash !== this.previousHash) {
       this.report('link_broken', seq, `record ${seq} does not follow the record before it`);
     }
+    if (
+      this.start.seq > 0 &&
+      parsed.action === 'audit.records.purge' &&
+      parsed.details?.throughSeq === this.start.seq &&
+      parsed.details?.throughHash === this.start.hash
+    )
+      this.purgeRecorded = true;
     // Follow the document's own hash: one changed record is reported once, not at every later link.
     this.previousHash = recomputed;
     if (this.watched.has(seq)) this.hashes.set(seq, recomputed);
@@ -283,7 +308,10 @@ export class AuditChainVerifier {
         this.lastMatchedSeq = seq;
       }
     }
-    for (const checkpoint of checkpoints) this.hashes.delete(checkpoint.statement.seq);
+    for (const checkpoint of checkpoints) {
+      this.hashes.delete(checkpoint.statement.seq);
+      this.watched.delete(checkpoint.statement.seq);
+    }
   }
 
   /**
@@ -310,6 +338,15 @@ export class AuditChainVerifier {
         'checkpoint_mismatch',
         this.start.seq,
         `no signed checkpoint anchors the chain's start at ${this.start.seq}`,
+      );
+    }
+    if (this.start.seq > 0 && this.start.vouchedBy !== 'end' && !this.purgeRecorded) {
+      // A periodic checkpoint exists at almost every seq: only the purge's own record, in the
+      // hashed chain, tells a purge from records deleted behind a forged boundary.
+      this.report(
+        'purge_unrecorded',
+        this.start.seq,
+        `no purge record in the chain states its start at ${this.start.seq}: records before it were removed`,
       );
     }
     if (head !== undefined && (head.seq !== this.lastSeq || head.hash !== this.previousHash)) {

@@ -81,7 +81,8 @@ export class AuditPurge {
           tenantId,
           action: 'audit.records.purge',
           resource: { type: 'audit-chain', id: tenantId },
-          details: { throughSeq: boundary.seq, records, retentionDays },
+          // The boundary as verification will find it: this record, in the hashed chain, vouches for the purge.
+          details: { throughSeq: boundary.seq, throughHash: boundary.hash, records, retentionDays },
         });
         return records;
       });
