@@ -20,6 +20,7 @@ export type {
   WriteSecretOptions,
 } from './secrets-provider';
 export { verifyWithPublicKeys } from './transit-format';
+export { type SigningKeyVersion, TransitSigningKey } from './transit-signing-key';
 export {
   VAULT_REQUEST_TIMEOUT_MS_DEFAULT,
   VaultSecretsProvider,
