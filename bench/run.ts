@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireTestPostgres, TEST_ADMIN_URL_VARIABLE } from '@strongroom/testing';
+import { runAuditBenchmarks } from './audit.bench';
 import { runGatewayBenchmarks } from './gateway.bench';
 import { runLedgerBenchmarks } from './ledger.bench';
 import { type Figure, formatFigure } from './measure';
@@ -15,13 +16,14 @@ async function main() {
   process.env[TEST_ADMIN_URL_VARIABLE] = postgres.adminUrl;
   const figures: Figure[] = [];
   try {
-    // BENCH_ONLY=gateway (or platform, oauth, ledger; comma-separated) runs a subset while working on one.
+    // BENCH_ONLY=gateway (or platform, oauth, ledger, audit; comma-separated) runs a subset while working on one.
     const only = process.env.BENCH_ONLY?.split(',');
     const wanted = (name: string) => only === undefined || only.includes(name);
     if (wanted('platform')) figures.push(...(await runPlatformBenchmarks(log)));
     if (wanted('oauth')) figures.push(...(await runOauthBenchmarks(log)));
     if (wanted('gateway')) figures.push(...(await runGatewayBenchmarks(log)));
     if (wanted('ledger')) figures.push(...(await runLedgerBenchmarks(log)));
+    if (wanted('audit')) figures.push(...(await runAuditBenchmarks(log)));
   } finally {
     await postgres.stop();
   }
