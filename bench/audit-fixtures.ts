@@ -108,6 +108,37 @@ export function singleEventOutboxRows(emitter: AuditEmitter, events: readonly Au
   return events.flatMap((event) => auditOutboxRowsOf(emitter, [event]));
 }
 
+/**
+ * Rows of up to `eventsPerRow` events of one tenant each, as the ledger's batch call writes its
+ * transfers' events (one row, one JetStream message, per call of one tenant).
+ */
+export function batchedOutboxRows(
+  emitter: AuditEmitter,
+  events: readonly AuditEvent[],
+  eventsPerRow: number,
+): AuditOutboxRow[] {
+  const byTenant = new Map<string, AuditEvent[]>();
+  for (const event of events) {
+    const own = byTenant.get(event.tenantId);
+    if (own === undefined) byTenant.set(event.tenantId, [event]);
+    else own.push(event);
+  }
+  // The tenants' calls interleaved, as many tenants' requests arrive.
+  const perTenant = [...byTenant.values()].map((own) => {
+    const rows: AuditOutboxRow[] = [];
+    for (let start = 0; start < own.length; start += eventsPerRow) {
+      rows.push(...auditOutboxRowsOf(emitter, own.slice(start, start + eventsPerRow)));
+    }
+    return rows;
+  });
+  const total = perTenant.reduce((sum, own) => sum + own.length, 0);
+  const rows: AuditOutboxRow[] = [];
+  for (let index = 0; rows.length < total; index += 1) {
+    for (const own of perTenant) if (index < own.length) rows.push(own[index] as AuditOutboxRow);
+  }
+  return rows;
+}
+
 /** The outbox rows written, and how fast the writers wrote them. */
 export interface WriteResult {
   rows: number;

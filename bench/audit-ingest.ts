@@ -14,6 +14,7 @@ import { Client, Pool } from 'pg';
 import { startTestStack, type TestStack } from '../test/e2e/test-stack';
 import {
   type BenchEmitter,
+  batchedOutboxRows,
   insertOutboxRows,
   perSecondBetween,
   realisticAuditEvents,
@@ -34,8 +35,10 @@ import { type Figure, figure } from './measure';
  *
  * - sustained ingest: N rows written by several writers as fast as they go, timed from the first
  *   write to the moment the audit store holds all N (the sum of the tenants' head seqs);
- * - its baseline, outbox → JetStream alone: the same rows with the audit process frozen (SIGSTOP),
+ * - its baseline, outbox → JetStream alone: N single-event rows with the audit process frozen (SIGSTOP),
  *   timed until AUDIT holds them; then, the process thawed, the store alone draining that backlog;
+ * - the same N events in rows of 100 (a tenant's batch call, as the ledger writes them): a
+ *   hundredth of the JetStream messages, so what the store itself sustains;
  * - lag at half the sustained rate: events written at a steady pace for a while, each event's lag
  *   = when its record became visible (the head polled every LAG_POLL_MS) − its occurredAt (its write);
  * - the audit process's RSS (/proc) before and after.
@@ -52,6 +55,16 @@ const EMITTERS: readonly BenchEmitter[] = ['ledger', 'auth'];
 const WRITERS_PER_EMITTER = 2;
 /** Rows per transaction, as in the relay case: a request that records a handful of events. */
 const ROWS_PER_TRANSACTION = 20;
+
+/** How the events are put in outbox rows (one row: one JetStream message), and rows in transactions. */
+interface RowShape {
+  eventsPerRow: number;
+  rowsPerTransaction: number;
+}
+/** The hard case: every event a row (a message) of its own, requests writing a handful each. */
+const SINGLE_EVENT_ROWS: RowShape = { eventsPerRow: 1, rowsPerTransaction: ROWS_PER_TRANSACTION };
+/** A tenant's batch call recording 100 events in one row (the ledger's createTransfers writes up to 1,000). */
+const BATCHED_ROWS: RowShape = { eventsPerRow: 100, rowsPerTransaction: 1 };
 const WARMUP_EVENTS = 5_000;
 /** Pipeline progress (AUDIT, the store) is read this often while a count is awaited. */
 const PROGRESS_POLL_MS = 50;
@@ -112,15 +125,24 @@ export async function benchIngest(settings: IngestSettings, log: (line: string) 
         `${settings.tenants} tenants, written into ${EMITTERS.join(' and ')}'s outboxes by ` +
         `${WRITERS_PER_EMITTER} writers each in transactions of ${ROWS_PER_TRANSACTION}`,
     );
-    await endToEnd(rig, WARMUP_EVENTS);
+    await endToEnd(rig, WARMUP_EVENTS, SINGLE_EVENT_ROWS);
 
-    const sustained = await endToEnd(rig, settings.events);
+    const sustained = await endToEnd(rig, settings.events, SINGLE_EVENT_ROWS);
     log(
       `audit: ingest, ${settings.events} single-event rows (written at ${Math.round(sustained.writtenPerSecond)}/s): ` +
         `${Math.round(sustained.perSecond)} events/s stored end to end, the last ` +
         `${Math.round(sustained.storedAfterWritesMs)} ms after the last write; the relays had them all in AUDIT ` +
         `at ${Math.round(sustained.relayedPerSecond)}/s; ≥ ${TARGETS.ingestEventsPerSecondMin}/s: ` +
         `${verdict(sustained.perSecond >= TARGETS.ingestEventsPerSecondMin)}`,
+    );
+
+    // The same events in a hundredth of the messages: what JetStream's per-message cost leaves.
+    const batched = await endToEnd(rig, settings.events, BATCHED_ROWS);
+    log(
+      `audit: ingest, ${settings.events} events in rows of ${BATCHED_ROWS.eventsPerRow} (one tenant's each): ` +
+        `${Math.round(batched.perSecond)} events/s stored end to end, the last ` +
+        `${Math.round(batched.storedAfterWritesMs)} ms after the last write; in AUDIT at ` +
+        `${Math.round(batched.relayedPerSecond)} events/s`,
     );
 
     // Outbox → JetStream alone: the audit process frozen, so it neither stores nor takes CPU.
@@ -164,6 +186,13 @@ export async function benchIngest(settings: IngestSettings, log: (line: string) 
         'events/s',
         'the 5,000/s target',
         TARGETS.ingestEventsPerSecondMin,
+      ),
+      figure(
+        'audit.ingest_events_batched_rows',
+        batched.perSecond,
+        'events/s',
+        'single-event rows (audit.ingest_events)',
+        sustained.perSecond,
       ),
       figure('audit.ingest_store_drain', drain.perSecond, 'events/s', baseline, relayOnly.perSecond),
       figure('audit.lag_p50_ms', lag.p50Ms, 'ms', lagTarget, TARGETS.lagP99MsMax),
@@ -223,29 +252,42 @@ async function storedEvents(rig: IngestRig): Promise<number> {
   return Number(rows[0]?.stored ?? 0);
 }
 
-/** Messages the bench's emitters have in AUDIT (other subjects, e.g. the audit service's own events, left out). */
+/** Messages (outbox rows) the bench's emitters have in AUDIT (other subjects, e.g. the audit service's own events, left out). */
 async function relayedEvents(rig: IngestRig): Promise<number> {
   const info = await rig.manager.streams.info(AUDIT_STREAM.name, { subjects_filter: 'audit.events.*' });
   return EMITTERS.reduce((sum, emitter) => sum + (info.state.subjects?.[auditSubjectOf(emitter)] ?? 0), 0);
 }
 
-function rowsOf(rig: IngestRig, emitter: BenchEmitter, count: number, occurredAtMs?: number): AuditOutboxRow[] {
+function rowsOf(
+  rig: IngestRig,
+  emitter: BenchEmitter,
+  count: number,
+  shape: RowShape,
+  occurredAtMs?: number,
+): AuditOutboxRow[] {
   const options = occurredAtMs === undefined ? { emitter } : { emitter, startMs: occurredAtMs, stepMs: 0 as const };
-  return singleEventOutboxRows(emitter, realisticAuditEvents(count, rig.tenants, options));
+  const events = realisticAuditEvents(count, rig.tenants, options);
+  return shape.eventsPerRow === 1
+    ? singleEventOutboxRows(emitter, events)
+    : batchedOutboxRows(emitter, events, shape.eventsPerRow);
 }
 
-/** `count` rows split over the emitters, all written by every emitter's writers at once; resolves when written. */
-async function writeAll(rig: IngestRig, count: number) {
+/**
+ * `count` events split over the emitters, their rows all written by every emitter's writers at
+ * once; resolves (at once) to the start, the rows (AUDIT's messages) and the writes under way.
+ */
+async function writeAll(rig: IngestRig, count: number, shape: RowShape) {
   const share = Math.ceil(count / rig.outboxes.length);
   const rowsByEmitter = rig.outboxes.map(({ emitter }, index) =>
-    rowsOf(rig, emitter, Math.max(0, Math.min(share, count - index * share))),
+    rowsOf(rig, emitter, Math.max(0, Math.min(share, count - index * share)), shape),
   );
+  const rows = rowsByEmitter.reduce((sum, own) => sum + own.length, 0);
   const startedAt = performance.now();
   const written = Promise.all(
     rig.outboxes.map(({ pool }, index) =>
       writeOutboxRows(pool, rowsByEmitter[index] as AuditOutboxRow[], {
         writers: WRITERS_PER_EMITTER,
-        rowsPerTransaction: ROWS_PER_TRANSACTION,
+        rowsPerTransaction: shape.rowsPerTransaction,
       }),
     ),
   ).then((results) => {
@@ -253,18 +295,18 @@ async function writeAll(rig: IngestRig, count: number) {
     const finishedAtMs = Math.max(...results.map((result) => result.finishedAtMs));
     return { finishedAtMs, perSecond: perSecondBetween(count, startedAt, finishedAtMs) };
   });
-  return { startedAt, written };
+  return { startedAt, rows, written };
 }
 
-/** Writes `count` rows while everything runs; times them into AUDIT and into the store. */
-async function endToEnd(rig: IngestRig, count: number) {
+/** Writes `count` events while everything runs; times them into AUDIT (as messages) and into the store. */
+async function endToEnd(rig: IngestRig, count: number, shape: RowShape) {
   const storedBefore = await storedEvents(rig);
   const relayedBefore = await relayedEvents(rig);
-  const { startedAt, written } = await writeAll(rig, count);
+  const { startedAt, rows, written } = await writeAll(rig, count, shape);
   const relayedAt = timeWhenReached(
-    'the events in AUDIT',
+    'the messages in AUDIT',
     () => relayedEvents(rig),
-    relayedBefore + count,
+    relayedBefore + rows,
     PHASE_TIMEOUT_MS,
     PROGRESS_POLL_MS,
   );
@@ -288,11 +330,11 @@ async function endToEnd(rig: IngestRig, count: number) {
 async function relayOnlyRun(rig: IngestRig, count: number) {
   const storedTarget = (await storedEvents(rig)) + count;
   const relayedBefore = await relayedEvents(rig);
-  const { startedAt, written } = await writeAll(rig, count);
+  const { startedAt, rows, written } = await writeAll(rig, count, SINGLE_EVENT_ROWS);
   const relayedAt = await timeWhenReached(
     'the events in AUDIT (the audit process stopped)',
     () => relayedEvents(rig),
-    relayedBefore + count,
+    relayedBefore + rows,
     PHASE_TIMEOUT_MS,
     PROGRESS_POLL_MS,
   );
@@ -326,7 +368,7 @@ async function pacedLag(rig: IngestRig, perSecond: number, seconds: number) {
   const total = Math.floor(perSecond * seconds);
   // Pre-built (validated) rows; the placeholder occurredAt becomes the write time as each is written.
   const rows = EMITTERS.map((emitter) =>
-    rowsOf(rig, emitter, Math.ceil(total / EMITTERS.length), Date.parse(OCCURRED_AT_PLACEHOLDER)),
+    rowsOf(rig, emitter, Math.ceil(total / EMITTERS.length), SINGLE_EVENT_ROWS, Date.parse(OCCURRED_AT_PLACEHOLDER)),
   );
   const startSeqs = await tenantHeads(rig);
   const visible = new Map<string, Array<{ seq: number; atMs: number }>>(
